@@ -1,0 +1,586 @@
+"""Capture the ``sys.monitoring`` events that a piece of code raises.
+
+Design (measured in ``../shared/reference/recording-cost.md`` and
+``benchmarks/record.py``):
+
+* **Scope by code object.** The target's code objects get *local* events
+  (``set_local_events``); library code stays uninstrumented. Only PY_START and
+  PY_RESUME are global, to discover code defined elsewhere (earlier notebook
+  cells, the user's modules): in-scope code gets local events on its first
+  start, anything else returns ``DISABLE`` so it costs one callback per
+  location. The exception events are global-only before 3.15 and are filtered
+  by code in their (rare) callbacks.
+* **One flat list.** Each callback is a short function of exact arity whose
+  free variables are default arguments, appending one tuple (see
+  :mod:`monviz._stream`). No clock except on frame events, no cap check per
+  event: a watchdog thread stops monitoring when the buffer passes the cap.
+* **Teardown always.** However recording ends, the tool's global and local
+  events are cleared, its callbacks unregistered and its id freed, so
+  ``sys.monitoring`` is exactly as it was (3.12/3.13's ``free_tool_id`` alone
+  clears nothing). If a location was DISABLEd, ``restart_events()`` is called
+  at the end, because a DISABLE mark outlives ``free_tool_id``; that re-arms
+  other tools' disabled locations too, which is harmless by contract: DISABLE
+  is an optimisation a tool must expect to be undone, since any tool may call
+  ``restart_events()``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from types import CodeType, MethodType
+
+from . import _stream, events as catalogue
+from .errors import (
+    InvalidArgumentError,
+    InvalidTargetError,
+    NestedRecordingError,
+    SourceSyntaxError,
+    ToolIdInUse,
+)
+from .scope import ScopeFilter, check_scope
+from .values import ATOMS, Snapshot, bounded_repr, snapshot
+from .versions import FREE_TOOL_ID_CANDIDATES, RESERVED_TOOL_IDS
+
+mon = sys.monitoring
+_E = catalogue.CATALOGUE
+_DISABLE = mon.DISABLE
+
+#: Frame events the recorder always enables: without them it cannot tell which
+#: code object a LINE or BRANCH belongs to. (Enabling PY_START with LINE also
+#: avoids 3.13's missing LINE for one-line functions, gh-155992.) They are
+#: dropped from the trace unless asked for.
+_FRAME_EVENTS = catalogue.bits_of(
+    n for n in ("PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD", "PY_UNWIND", "PY_THROW")
+)
+#: Global events used to discover code that starts outside the watched tree.
+_DISCOVERY = catalogue.bits_of(("PY_START", "PY_RESUME"))
+_C_EVENTS = catalogue.bits_of(("C_RETURN", "C_RAISE"))
+_CALL = _E["CALL"].bit
+
+DEFAULT_MAX_EVENTS = 1_000_000
+_POLL_SECONDS = 0.005
+
+_counter = itertools.count(1)
+_active_lock = threading.Lock()
+_active: _Session | None = None
+_local_mask_cache: int | None = None
+
+
+def _local_mask(tool: int) -> int:
+    """The events this interpreter accepts per code object, found by trying each once."""
+    global _local_mask_cache
+    if _local_mask_cache is None:
+        probe = (lambda: None).__code__
+        mask = 0
+        for info in _E.values():
+            bit = info.bit | (_CALL if info.bit & _C_EVENTS else 0)
+            try:
+                mon.set_local_events(tool, probe, bit)
+            except ValueError:
+                continue
+            finally:
+                mon.set_local_events(tool, probe, 0)
+            mask |= info.bit
+        _local_mask_cache = mask
+    return _local_mask_cache
+
+
+def code_tree(code: CodeType) -> Iterator[CodeType]:
+    """A code object and every code object nested in its constants, depth first."""
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            yield from code_tree(const)
+
+
+def _check_tool_id(tool_id: object) -> int | None:
+    if tool_id is None:
+        return None
+    if isinstance(tool_id, bool) or not isinstance(tool_id, int) or not 0 <= tool_id <= 5:
+        raise InvalidArgumentError(
+            f"tool_id must be an int from 0 to 5 (3 or 4 are free by convention) or None "
+            f"to pick a free one, not {tool_id!r}"
+        )
+    return tool_id
+
+
+def _check_max_events(max_events: object) -> int:
+    if isinstance(max_events, bool) or not isinstance(max_events, int) or max_events < 1:
+        raise InvalidArgumentError(f"max_events must be an int of at least 1, not {max_events!r}")
+    return max_events
+
+
+def _claim_tool_id(wanted: int | None) -> int:
+    """``use_tool_id`` on the wanted id, or on the first free of 3 and 4."""
+    if wanted is not None:
+        holder = mon.get_tool(wanted)
+        if holder is not None:
+            raise ToolIdInUse(
+                f"sys.monitoring tool id {wanted} is in use by {holder!r}; "
+                f"pass another tool_id, or None to let monviz pick a free one",
+                tool_id=wanted, holder=holder,
+            )
+        mon.use_tool_id(wanted, "monviz")
+        return wanted
+    for candidate in FREE_TOOL_ID_CANDIDATES:
+        if mon.get_tool(candidate) is None:
+            mon.use_tool_id(candidate, "monviz")
+            return candidate
+    holders = ", ".join(f"{i}: {mon.get_tool(i)!r}" for i in range(6))
+    raise ToolIdInUse(
+        f"no free sys.monitoring tool id among {FREE_TOOL_ID_CANDIDATES} (held: {holders}); "
+        f"free one, or pass tool_id= explicitly (reserved ids: "
+        f"{', '.join(f'{k} {v}' for k, v in RESERVED_TOOL_IDS.items())})",
+        tool_id=None, holder=None,
+    )
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold back Ctrl-C while tearing down, then deliver it: teardown must finish."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[object] = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
+    except (ValueError, OSError):  # not the main interpreter, or no signals here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pending:
+        raise KeyboardInterrupt
+
+
+class _Session:
+    """One recording: owns the tool id, the callbacks and the buffer until ``stop``."""
+
+    def __init__(self, bits: int, tool_id: int | None, max_events: int, scope: str):
+        self.requested = bits
+        self.wanted_tool = tool_id
+        self.max_events = max_events
+        self.in_scope = ScopeFilter(scope)
+        self.buf: list = []
+        self.codes: list[CodeType] = []  # strong references keep id() unique
+        self.ids: dict[int, int] = {}
+        self.tool: int | None = None
+        self.registered: list[int] = []
+        self.disabled = False
+        self.stopped = False
+        self.threaded = False
+        self.truncated = False
+        self.lock = threading.RLock()
+        self.tid = threading.get_ident()
+        self.cur_thread = [self.tid]
+        self.exc_cache: list = [None, None]
+        self.watchdog: threading.Thread | None = None
+        self.t0 = 0
+
+    # -- start -------------------------------------------------------------
+    def start(self, watch: list[CodeType], enter: CodeType | None = None) -> None:
+        global _active
+        with _active_lock:
+            if _active is not None:
+                raise NestedRecordingError(
+                    "monviz is already recording (record() or %%monitor was called from code "
+                    "that is being recorded); finish that recording first"
+                )
+            _active = self
+        try:
+            self.tool = _claim_tool_id(self.wanted_tool)
+            local_ok = _local_mask(self.tool)
+            enabled = self.requested | _FRAME_EVENTS
+            if enabled & _C_EVENTS:
+                enabled |= _CALL  # C_RETURN/C_RAISE cannot be set without CALL
+            self.enabled = enabled
+            self.local_bits = enabled & (local_ok | _C_EVENTS)
+            self.global_bits = (enabled & ~self.local_bits) | _DISCOVERY
+            self.threaded = len(sys._current_frames()) > 1
+            self._register(self.threaded)
+            for code in watch:
+                for sub in code_tree(code):
+                    self.watch(sub)
+            if enter is not None:
+                self.buf.extend((_stream.ENTER, self.watch(enter)))
+            self.watchdog = threading.Thread(target=self._watch_cap, name="monviz-cap", daemon=True)
+            self.watchdog.start()
+            self.t0 = time.perf_counter_ns()
+            mon.set_events(self.tool, self.global_bits)
+        except BaseException:
+            self.stop_monitoring()
+            self.release()
+            raise
+
+    def watch(self, code: CodeType) -> int:
+        """Give ``code`` an id and its local events (once)."""
+        cid = self.ids.get(id(code))
+        if cid is None:
+            cid = len(self.codes)
+            self.codes.append(code)
+            self.ids[id(code)] = cid
+            with self.lock:
+                if not self.stopped:
+                    mon.set_local_events(self.tool, code, self.local_bits)
+        return cid
+
+    # -- callbacks ---------------------------------------------------------
+    def _register(self, threaded: bool) -> None:
+        callbacks = self._callbacks(threaded)
+        for name, func in callbacks.items():
+            bit = _E[name].bit
+            if bit & self.enabled:
+                mon.register_callback(self.tool, bit, func)
+                if bit not in self.registered:
+                    self.registered.append(bit)
+
+    def _callbacks(self, threaded: bool) -> dict[str, Callable]:
+        """One exact-arity function per event; every name they use is a default argument.
+
+        Costs (3.13, this machine): a Python callback is ~30 ns before it does
+        anything; ``list.extend`` of a small tuple ~20 ns; ``perf_counter_ns()``
+        ~45-75 ns, so only frame events read the clock.
+        """
+        e = self.buf.extend
+        a = self.buf.append
+        ids = self.ids
+        clock = time.perf_counter_ns
+        tid = self.tid
+        # In threaded mode the wrapper below tracks threads; the frame callbacks'
+        # own "is this another thread?" test must then always say no.
+        ident = itertools.repeat(tid).__next__ if threaded else threading.get_ident
+        A, S, X = ATOMS, snapshot, self.snap_exception
+        slow = self.slow_frame
+        tag = _stream.TAG
+        made: dict[str, Callable] = {}
+
+        def start_cb(TAG):
+            def on_start(code, off, e=e, ids=ids, t=clock, g=ident, tid=tid, TAG=TAG, slow=slow):
+                try:
+                    cid = ids[id(code)]
+                except KeyError:
+                    return slow(code, off, TAG, None)
+                if g() != tid:
+                    return slow(code, off, TAG, None)
+                e((TAG, cid, off, t()))
+            return on_start
+
+        def exit_cb(TAG):
+            def on_exit(code, off, v, e=e, t=clock, A=A, S=S, TAG=TAG):
+                e((TAG, off, t(), v if type(v) in A else S(v)))
+            return on_exit
+
+        def call_cb(TAG):
+            def on_call(code, off, f, x, e=e, A=A, S=S, TAG=TAG):
+                e((TAG, off, f, x if type(x) in A else S(x)))
+            return on_call
+
+        def jump_cb(TAG):
+            def on_jump(code, off, dest, e=e, TAG=TAG):
+                e((TAG, off, dest))
+            return on_jump
+
+        def exc_cb(TAG):
+            def on_exc(code, off, exc, e=e, ids=ids, X=X, TAG=TAG):
+                cid = ids.get(id(code))
+                if cid is not None:
+                    e((TAG, cid, off, X(exc)))
+            return on_exc
+
+        def unwind_cb(TAG):
+            def on_unwind(code, off, exc, e=e, ids=ids, X=X, t=clock, TAG=TAG):
+                cid = ids.get(id(code))
+                if cid is not None:
+                    e((TAG, cid, off, t(), X(exc)))
+            return on_unwind
+
+        def throw_cb(TAG):
+            def on_throw(code, off, exc, slow=slow, TAG=TAG):
+                return slow(code, off, TAG, exc)
+            return on_throw
+
+        def valued_cb(TAG):
+            def on_valued(code, off, exc, e=e, X=X, TAG=TAG):
+                e((TAG, off, X(exc)))
+            return on_valued
+
+        def bare_cb(TAG):
+            def on_bare(code, off, *rest, e=e, TAG=TAG):
+                e((TAG, off))
+            return on_bare
+
+        def on_line(code, line, a=a):
+            a(line)
+
+        factories = {
+            _stream.START: start_cb, _stream.EXIT: exit_cb, _stream.CALLISH: call_cb,
+            _stream.JUMPISH: jump_cb, _stream.EXC: exc_cb, _stream.UNWIND: unwind_cb,
+            _stream.THROW: throw_cb, _stream.VALUED: valued_cb, _stream.BARE: bare_cb,
+        }
+        for name in _E:
+            made[name] = on_line if name == "LINE" else factories[_stream.shape(name)](tag[name])
+        if threaded:
+            made = {name: self._thread_marking(func, len(_E[name].args) + 1)
+                    for name, func in made.items()}
+        return made
+
+    def _thread_marking(self, func: Callable, nargs: int) -> Callable:
+        """Wrap a callback so that a change of thread is written before its event."""
+        e, g, cur, THREAD = self.buf.extend, threading.get_ident, self.cur_thread, _stream.THREAD
+        if nargs == 2:
+            def marked2(code, x, func=func, e=e, g=g, cur=cur):
+                t = g()
+                if t != cur[0]:
+                    cur[0] = t
+                    e((THREAD, t))
+                return func(code, x)
+            return marked2
+        if nargs == 3:
+            def marked3(code, x, y, func=func, e=e, g=g, cur=cur):
+                t = g()
+                if t != cur[0]:
+                    cur[0] = t
+                    e((THREAD, t))
+                return func(code, x, y)
+            return marked3
+
+        def marked4(code, x, y, z, func=func, e=e, g=g, cur=cur):
+            t = g()
+            if t != cur[0]:
+                cur[0] = t
+                e((THREAD, t))
+            return func(code, x, y, z)
+        return marked4
+
+    def slow_frame(self, code: CodeType, off: int, tag: int, exc: object):
+        """A frame starts in code not seen yet, or in another thread: decide, then record.
+
+        Out-of-scope code returns DISABLE (never again at this location for this
+        tool) except for PY_THROW, which cannot be disabled.
+        """
+        cid = self.ids.get(id(code))
+        if cid is None:
+            if not self.in_scope(code):
+                if tag == _stream.TAG["PY_THROW"]:
+                    return None
+                self.disabled = True
+                return _DISABLE
+            cid = self.watch(code)
+        if self.stopped:
+            return None
+        if not self.threaded and threading.get_ident() != self.tid:
+            self.go_threaded()
+        if tag == _stream.TAG["PY_THROW"]:
+            self.buf.extend((tag, cid, off, self.snap_exception(exc)))
+        else:
+            self.buf.extend((tag, cid, off, time.perf_counter_ns()))
+        return None
+
+    def go_threaded(self) -> None:
+        """A second thread runs watched code: from now on, write thread switches."""
+        with self.lock:
+            if self.threaded or self.stopped:
+                return
+            self.threaded = True
+            self._register(True)
+            t = threading.get_ident()
+            self.cur_thread[0] = t
+            self.buf.extend((_stream.THREAD, t))
+
+    def snap_exception(self, exc: BaseException) -> Snapshot:
+        """The exception's repr when the event happened; one exception passing
+        through many frames is described once."""
+        cache = self.exc_cache
+        if exc is cache[0]:
+            return cache[1]
+        text = Snapshot(bounded_repr(exc))
+        cache[0], cache[1] = exc, text
+        return text
+
+    # -- cap ---------------------------------------------------------------
+    def _watch_cap(self) -> None:
+        """Poll the buffer's length; past the cap, switch every event off.
+
+        A check inside each callback would cost ~20-25 ns per event; this costs
+        nothing per event. Each event takes 1 to ``MAX_SLOTS`` slots, so the
+        buffer is certain to hold ``max_events`` events at ``MAX_SLOTS`` times
+        that many slots; the decoder keeps exactly ``max_events``.
+        """
+        limit = self.max_events * _stream.MAX_SLOTS
+        buf = self.buf
+        while not self.stopped:
+            if len(buf) >= limit:
+                self.truncated = True
+                self.stop_monitoring()
+                return
+            time.sleep(_POLL_SECONDS)
+
+    # -- stop --------------------------------------------------------------
+    def stop_monitoring(self) -> None:
+        """Switch every event of the tool off (global and per code object)."""
+        with self.lock:
+            if self.stopped:
+                return
+            self.stopped = True
+            if self.tool is None:
+                return
+            mon.set_events(self.tool, 0)
+            for code in self.codes:
+                mon.set_local_events(self.tool, code, 0)
+
+    def release(self) -> None:
+        """Unregister callbacks, free the id, re-arm DISABLEd locations; release the session."""
+        global _active
+        try:
+            if self.tool is not None:
+                for bit in self.registered:
+                    mon.register_callback(self.tool, bit, None)
+                mon.free_tool_id(self.tool)
+                if self.disabled:
+                    mon.restart_events()
+        finally:
+            self.exc_cache[:] = [None, None]
+            with _active_lock:
+                if _active is self:
+                    _active = None
+
+    def stop(self) -> None:
+        """Tear everything down; safe to call from any ending, including Ctrl-C."""
+        with _interrupts_deferred():
+            try:
+                self.stop_monitoring()
+            finally:
+                self.release()
+        if self.watchdog is not None:
+            self.watchdog.join()
+
+    def decode(self, exception: BaseException | None, source: dict[int, str]):
+        from .trace import Trace
+
+        cols = _stream.decode(
+            self.buf, self.requested, self.tid, self.t0, self.max_events,
+            [_E[name].bit for name in _stream.KINDS],
+        )
+        self.buf.clear()
+        truncated = self.truncated or cols.dropped > 0
+        trace = Trace._from_recording(cols, self.codes, source, exception=exception,
+                                      truncated=truncated, events_bits=self.requested,
+                                      tool_id=self.tool)
+        self.codes = []
+        self.ids.clear()
+        return trace
+
+
+class Recorder:
+    """Record the events of a block of code: ``with monviz.Recorder() as rec: ...``.
+
+    After the block, ``rec.trace`` is the :class:`~monviz.trace.Trace`. The block's
+    own frame and everything it calls (in scope) are recorded; the events of
+    leaving the ``with`` statement are not.
+    """
+
+    def __init__(self, events=None, *, tool_id: int | None = None,
+                 max_events: int = DEFAULT_MAX_EVENTS, scope: str = "user"):
+        self.events = catalogue.parse_events(events)
+        self.tool_id = _check_tool_id(tool_id)
+        self.max_events = _check_max_events(max_events)
+        self.scope = check_scope(scope)
+        self.trace = None
+        self._session: _Session | None = None
+
+    def _new_session(self) -> _Session:
+        return _Session(self.events, self.tool_id, self.max_events, self.scope)
+
+    def __enter__(self) -> Recorder:
+        frame = sys._getframe(1)
+        self._enter_line = frame.f_lineno
+        self._session = self._new_session()
+        self._session.start(watch=[], enter=frame.f_code)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        session, self._session = self._session, None
+        session.stop()
+        trace = session.decode(exc, {})
+        self.trace = trace._without_tail(self._is_exit_event)
+        return False
+
+    def _is_exit_event(self, ev) -> bool:
+        """The LINE of the ``with`` statement and the CALL of ``__exit__`` after the block."""
+        if ev.depth != 0:
+            return False
+        if ev.event == "CALL":
+            return ev.callable == "Recorder.__exit__ (bound)"
+        return ev.event == "LINE" and ev.line == self._enter_line
+
+    def __repr__(self) -> str:
+        state = "recording" if self._session else ("done" if self.trace is not None else "ready")
+        return (f"Recorder(events={catalogue.names_of(self.events)}, tool_id={self.tool_id}, "
+                f"max_events={self.max_events}, scope={self.scope!r}) [{state}]")
+
+
+def _prepare(target: object, namespace: dict | None, filename: str | None):
+    """Return (code to watch or None, source text or None, function that runs the target)."""
+    if isinstance(target, str):
+        if filename is None:
+            filename = f"<monviz-{next(_counter)}>"
+        elif not isinstance(filename, str):
+            raise InvalidArgumentError(f"filename must be a str, not {type(filename).__name__}")
+        try:
+            code = compile(target, filename, "exec")
+        except SyntaxError as exc:
+            where = f"line {exc.lineno}" + (f", column {exc.offset}" if exc.offset else "")
+            err = SourceSyntaxError(f"the source does not compile: {exc.msg} ({filename}, {where})")
+            err.lineno, err.offset, err.filename, err.text = exc.lineno, exc.offset, filename, exc.text
+            raise err from None
+        ns = {"__name__": "__main__"} if namespace is None else namespace
+        if not isinstance(ns, dict):
+            raise InvalidArgumentError(f"namespace must be a dict, not {type(ns).__name__}")
+        return code, target, lambda: exec(code, ns)
+    if callable(target):
+        if namespace is not None or filename is not None:
+            raise InvalidArgumentError("namespace= and filename= apply to source text, not to a callable")
+        code = getattr(target, "__code__", None)
+        if isinstance(target, MethodType):
+            code = target.__func__.__code__
+        return (code if isinstance(code, CodeType) else None), None, target
+    raise InvalidTargetError(
+        f"record() needs source text (str) or a callable to call with no arguments, "
+        f"not {type(target).__name__}"
+    )
+
+
+def record(target, events=None, *, tool_id: int | None = None, namespace: dict | None = None,
+           filename: str | None = None, max_events: int = DEFAULT_MAX_EVENTS,
+           scope: str = "user", raise_errors: bool = False):
+    """Run ``target`` once and return the :class:`~monviz.trace.Trace` of its events.
+
+    ``target`` is source text (compiled under ``filename`` and run in ``namespace``)
+    or a callable (called with no arguments). An exception from the target is
+    recorded and kept on ``trace.exception`` (re-raised with ``raise_errors=True``);
+    a KeyboardInterrupt is recorded, then re-raised after teardown.
+    """
+    rec = Recorder(events, tool_id=tool_id, max_events=max_events, scope=scope)
+    code, source, run = _prepare(target, namespace, filename)
+    session = rec._new_session()
+    session.start(watch=[code] if code is not None else [])
+    failure: BaseException | None = None
+    try:
+        run()
+    except BaseException as exc:  # recorded on the trace; Ctrl-C re-raised below
+        failure = exc
+    finally:
+        session.stop()
+    sources = {id(code): source} if source is not None else {}
+    trace = session.decode(failure, sources)
+    if isinstance(failure, KeyboardInterrupt) or (raise_errors and failure is not None):
+        raise failure
+    return trace

@@ -1,0 +1,1 @@
+"""Static renderings (HTML, SVG) that need no running kernel; every user string escaped."""
