@@ -1,33 +1,42 @@
 """The recorder's in-flight format, and the decoder that turns it into columns.
 
-While recording, every event appends to one flat Python list (the fastest
-container a Python callback can write to: one C call, no per-event object the
-cyclic GC has to walk). A LINE event appends its bare line number; every other
-event appends a tuple of slots that starts with a negative *tag*::
+While recording, every event extends one flat Python list by exactly four
+slots (one C call; no per-event object for the cyclic GC to walk). Slot 0 is
+a negative *tag* (or, for LINE, the line number itself); the rest depend on
+the event's shape::
 
-    LINE                        line
-    PY_START, PY_RESUME         tag, code_id, offset, clock
-    PY_RETURN, PY_YIELD         tag, offset, clock, value
-    PY_UNWIND                   tag, code_id, offset, clock, exception
-    PY_THROW                    tag, code_id, offset, exception
-    RAISE, RERAISE, EXC._HANDLED tag, code_id, offset, exception
-    CALL, C_RETURN, C_RAISE     tag, offset, callable, arg0
-    JUMP, BRANCH(_LEFT/_RIGHT)  tag, offset, destination
-    STOP_ITERATION              tag, offset, exception
-    INSTRUCTION (and unknown)   tag, offset
-    (thread switch)             THREAD, thread_id
-    (with-block frame)          ENTER, code_id
+    shape     events                         slots
+    LINE      LINE                           line, line, 0, 0
+    START     PY_START, PY_RESUME            tag, offset, clock, code_id
+    THROW     PY_THROW                       tag, offset, exception, code_id
+    EXIT      PY_RETURN, PY_YIELD            tag, offset, clock, value
+    UNWIND    PY_UNWIND                      tag, offset, clock, exception
+    EXC       RAISE, RERAISE, EXC._HANDLED   tag, offset, 0, exception
+    VALUED    STOP_ITERATION                 tag, offset, 0, exception
+    CALLISH   CALL, C_RETURN, C_RAISE        tag, offset, callable, arg0
+    JUMPISH   JUMP, BRANCH(_LEFT/_RIGHT)     tag, offset, destination, 0
+    BARE      INSTRUCTION (and unknown)      tag, offset, 0, 0
+    markers   thread switch / with-block     THREAD, 0, 0, thread_id / ENTER, 0, 0, code_id
 
-Which code object an event without a ``code_id`` belongs to is implied by the
-frame events before it, per thread: the decoder keeps a stack. Events that the
-global-only callbacks see carry their code id because they also fire for code
-outside the recording, which they filter out.
+Fixed width is what makes decoding cheap: each slot is a column
+(``buf[k::4]``), and every pass below is a C-level loop (slicing, ``map``,
+``compress``, ``bytes.translate``); the only Python-level loop visits frame
+events, to follow the call stack. Which code object an event belongs to is
+implied by the frame events before it (per thread); only frame starts carry a
+code id.
+
+The result is compact: dense columns only for what every event has (kind,
+offset-or-line) and *sparse* tables (row numbers plus data) for the rest:
+stack segments (code, depth, thread change only at frame events), branch
+destinations, values, calls and clocks.
 """
 
 from __future__ import annotations
 
 from array import array
-from itertools import repeat
+from bisect import bisect_left
+from itertools import accumulate, chain, compress, count, repeat
+from operator import sub
 
 from .events import CATALOGUE
 from .values import describe_callable, display
@@ -37,9 +46,11 @@ KINDS: tuple[str, ...] = tuple(CATALOGUE)
 TAG: dict[str, int] = {name: -(k + 1) for k, name in enumerate(KINDS)}
 THREAD = -100
 ENTER = -101
+WIDTH = 4
 
-START, EXIT, UNWIND, THROW, EXC, CALLISH, JUMPISH, VALUED, BARE = range(9)
+LINE, START, EXIT, UNWIND, THROW, EXC, CALLISH, JUMPISH, VALUED, BARE = range(10)
 _SHAPE_OF = {
+    "LINE": LINE,
     "PY_START": START, "PY_RESUME": START,
     "PY_RETURN": EXIT, "PY_YIELD": EXIT,
     "PY_UNWIND": UNWIND,
@@ -56,189 +67,259 @@ def shape(name: str) -> int:
     return _SHAPE_OF.get(name, BARE)
 
 
-#: Most slots one event can take: a bound on events per slot for the cap.
-MAX_SLOTS = 5
+SHAPES: tuple[int, ...] = tuple(shape(n) for n in KINDS)
+_LINE_KIND = KINDS.index("LINE")
+_THREAD_KIND = len(KINDS)
+_ENTER_KIND = len(KINDS) + 1
+#: slot 0 value -> kind index (a line number is not a key: it maps to LINE by default)
+_KIND_OF = {TAG[n]: k for k, n in enumerate(KINDS)} | {THREAD: _THREAD_KIND, ENTER: _ENTER_KIND}
 
-_NONE = -1  # "no value" in the int columns
+
+_NONE = -1  # "no value"
 
 
-def _narrow(values: list[int], signed: bool = True) -> array:
-    """The narrowest array typecode that holds every value (memory is per event)."""
-    if not values:
-        return array("b" if signed else "B")
-    lo, hi = min(values), max(values)
+def _table(pred) -> bytes:
+    """A ``bytes.translate`` table: kind index -> 1 where ``pred(shape)``, else 0."""
+    flags = [1 if pred(s) else 0 for s in SHAPES] + [0, 0]  # markers: 0
+    return bytes(flags + [0] * (256 - len(flags)))
+
+
+_NONLINE = bytes([0 if k == _LINE_KIND else 1 for k in range(256)])
+#: frame events, plus the THREAD and ENTER markers
+_FRAME = bytes(f | (k in (_THREAD_KIND, _ENTER_KIND))
+               for k, f in enumerate(_table(lambda s: s in (START, THROW, EXIT, UNWIND))))
+_PUSH = _table(lambda s: s in (START, THROW))
+_POP = _table(lambda s: s in (EXIT, UNWIND))
+_TIMED = _table(lambda s: s in (START, EXIT, UNWIND))
+_JUMP = _table(lambda s: s == JUMPISH)
+_CALL = _table(lambda s: s == CALLISH)
+_VALUE3 = _table(lambda s: s in (EXIT, UNWIND, EXC, VALUED))
+_THROWN = _table(lambda s: s == THROW)
+
+
+def narrow(values, bound: int | None = None, signed: bool = True) -> array:
+    """The narrowest array that holds every value (memory is paid per event).
+
+    ``bound`` (the largest absolute value, when the caller knows it) saves a pass.
+    """
+    values = values if isinstance(values, list | array | bytes) else list(values)
+    if bound is None:
+        bound = max(max(values, default=0), -min(values, default=0))
     for code in ("b", "h", "i", "q") if signed else ("B", "H", "I", "Q"):
-        probe = array(code, [0])
-        bits = probe.itemsize * 8
-        if signed and -(1 << (bits - 1)) <= lo and hi < (1 << (bits - 1)):
-            return array(code, values)
-        if not signed and lo >= 0 and hi < (1 << bits):
+        bits = array(code).itemsize * 8 - (1 if signed else 0)
+        if bound < (1 << bits):
             return array(code, values)
     raise OverflowError("value too large for a column")
 
 
-class Decoded:
-    """Columns decoded from a stream, ready to become a :class:`~monviz.trace.Trace`."""
+def rows_of(column, n: int) -> array:
+    """Row numbers as the narrowest unsigned array."""
+    return narrow(column, bound=n, signed=False)
 
-    __slots__ = ("kind", "code", "a", "b", "c", "depth", "thread", "time_index", "time_ns",
-                 "values", "threads", "count", "dropped")
+
+class Decoded:
+    """A decoded recording: dense kind/``a`` columns and sparse tables (see module docstring)."""
+
+    __slots__ = ("kind", "a", "seg_start", "seg_code", "seg_depth", "seg_thread",
+                 "jump_rows", "jump_dest", "value_rows", "value_ids", "call_rows", "call_func",
+                 "call_arg0", "time_rows", "time_ns", "values", "threads", "count", "dropped")
+
+
+def kinds_of(buf: list, start_row: int = 0) -> bytes:
+    """The kind index of every row from ``start_row`` (markers included)."""
+    return bytes(map(_KIND_OF.get, buf[start_row * WIDTH::WIDTH], repeat(_LINE_KIND)))
 
 
 def decode(buf: list, keep_mask: int, main_thread: int, t0: int, max_events: int,
-           bits_of_kind: list[int]) -> Decoded:
-    """Turn the raw stream into columns, keeping only the events the user asked for.
+           bits_of_kind: list[int], a_bound: int | None = None) -> Decoded:
+    """Turn the raw stream into a :class:`Decoded`, keeping only the events asked for.
 
     ``keep_mask`` is the user's event bit set (the recorder also enables frame
-    events it needs for the stack; those are dropped here unless asked for).
-    At most ``max_events`` are kept; the rest are counted in ``dropped``.
+    events it needs to follow the stack; those rows are dropped here unless
+    asked for). At most ``max_events`` rows are kept; the rest are counted in
+    ``dropped``. ``a_bound`` bounds offsets and lines, to save a pass.
     """
-    kinds: list[int] = []
-    codes: list[int] = []
-    col_a: list[int] = []
-    col_b: list[int] = []
-    col_c: list[int] = []
-    depths: list[int] = []
-    threads_col: list[int] = []
-    time_index: list[int] = []
-    time_ns: list[int] = []
-    values: list[str] = []
-    value_ids: dict[object, int] = {}
-    callable_ids: dict[int, int] = {}
-    thread_ids: dict[int, int] = {main_thread: 0}
-    keep = [bool(b & keep_mask) for b in bits_of_kind]
-    shapes = [shape(name) for name in KINDS]
-    line_kind = KINDS.index("LINE")
-    keep_line = keep[line_kind]
+    rows = len(buf) // WIDTH
+    del buf[rows * WIDTH:]
+    kinds = kinds_of(buf)
+    s1, s2, s3 = buf[1::WIDTH], buf[2::WIDTH], buf[3::WIDTH]
+    other = list(compress(count(), kinds.translate(_NONLINE)))
+    other_kinds = bytes(map(kinds.__getitem__, other))
 
-    def value_index(v: object) -> int:
-        key = (type(v), v)
-        try:
-            return value_ids[key]
-        except KeyError:
-            value_ids[key] = len(values)
-            values.append(display(v))
-            return value_ids[key]
-        except TypeError:  # an unhashable atom cannot happen, but stay safe
-            values.append(display(v))
-            return len(values) - 1
-
-    def callable_index(f: object) -> int:
-        key = id(f)
-        idx = callable_ids.get(key)
-        if idx is None:
-            idx = callable_ids[key] = len(values)
-            values.append(describe_callable(f))
-        return idx
-
-    stacks: dict[int, list[int]] = {main_thread: []}
-    stack = stacks[main_thread]
-    thread = 0
-    n = 0
-    dropped = 0
-    it = iter(buf)
-    nxt = it.__next__
-    for x in it:
-        if x >= 0:  # LINE: the bare line number
-            if keep_line:
-                if n < max_events:
-                    kinds.append(line_kind)
-                    codes.append(stack[-1] if stack else _NONE)
-                    col_a.append(x)
-                    col_b.append(_NONE)
-                    col_c.append(_NONE)
-                    depths.append(len(stack) - 1)
-                    threads_col.append(thread)
-                    n += 1
-                else:
-                    dropped += 1
-            continue
-        if x == THREAD:
-            tid = nxt()
-            thread = thread_ids.setdefault(tid, len(thread_ids))
-            stack = stacks.setdefault(tid, [])
-            continue
-        if x == ENTER:
-            stack.append(nxt())
-            continue
-        k = -x - 1
-        s = shapes[k]
-        clock = None
-        b = c = _NONE
-        if s == START:
-            cid = nxt()
-            off = nxt()
-            clock = nxt()
-            stack.append(cid)
-        elif s == EXIT:
-            cid = stack[-1] if stack else _NONE
-            off = nxt()
-            clock = nxt()
-            b = value_index(nxt())
-        elif s == JUMPISH:
-            cid = stack[-1] if stack else _NONE
-            off = nxt()
-            b = nxt()
-        elif s == CALLISH:
-            cid = stack[-1] if stack else _NONE
-            off = nxt()
-            b = callable_index(nxt())
-            c = value_index(nxt())
-        elif s == EXC:
-            cid = nxt()
-            off = nxt()
-            b = value_index(nxt())
-        elif s == UNWIND:
-            cid = nxt()
-            off = nxt()
-            clock = nxt()
-            b = value_index(nxt())
-        elif s == THROW:
-            cid = nxt()
-            off = nxt()
-            b = value_index(nxt())
-            stack.append(cid)
-        elif s == VALUED:
-            cid = stack[-1] if stack else _NONE
-            off = nxt()
-            b = value_index(nxt())
-        else:
-            cid = stack[-1] if stack else _NONE
-            off = nxt()
-        depth = len(stack) - 1
-        if s in (EXIT, UNWIND):
-            if stack and (s == EXIT or stack[-1] == cid):
-                stack.pop()
-            else:  # an exit of a frame entered before recording (with-block's caller)
-                depth = 0
-        if not keep[k]:
-            continue
-        if n >= max_events:
-            dropped += 1
-            continue
-        kinds.append(k)
-        codes.append(cid)
-        col_a.append(off)
-        col_b.append(b)
-        col_c.append(c)
-        depths.append(depth)
-        threads_col.append(thread)
-        if clock is not None:
-            time_index.append(n)
-            time_ns.append(clock - t0)
-        n += 1
+    def rows_where(table: bytes) -> list[int]:
+        return list(compress(other, other_kinds.translate(table)))
 
     out = Decoded()
-    out.kind = array("B", kinds)
-    out.code = _narrow(codes)
-    out.a = _narrow(col_a)
-    out.b = _narrow(col_b)
-    out.c = _narrow(col_c)
-    out.depth = _narrow(depths)
-    out.thread = _narrow(threads_col) if len(thread_ids) > 1 else array("b", repeat(0, n))
-    out.time_index = array("I", time_index)
-    out.time_ns = array("q", time_ns)
-    out.values = values
-    out.threads = list(thread_ids)
-    out.count = n
-    out.dropped = dropped
+    out.seg_start, out.seg_code, out.seg_depth, out.seg_thread, out.threads = _segments(
+        rows_where(_FRAME), kinds, s3, main_thread)
+    out.jump_rows = rows_where(_JUMP)
+    out.jump_dest = list(map(s2.__getitem__, out.jump_rows))
+    out.values = []
+    out.value_rows = rows_where(_VALUE3)
+    out.call_rows = rows_where(_CALL)
+    throw_rows = rows_where(_THROWN)
+    raw = list(chain(map(s3.__getitem__, out.value_rows), map(s3.__getitem__, out.call_rows),
+                     map(s2.__getitem__, throw_rows)))
+    ids = _intern(raw, out.values)
+    nv, nc = len(out.value_rows), len(out.call_rows)
+    out.call_arg0 = ids[nv:nv + nc]
+    if throw_rows:  # rare: merge PY_THROW's exception into the value table, in row order
+        pairs = sorted(zip(chain(out.value_rows, throw_rows), chain(ids[:nv], ids[nv + nc:])))
+        out.value_rows = [r for r, _ in pairs]
+        out.value_ids = [i for _, i in pairs]
+    else:
+        out.value_ids = ids[:nv]
+    out.call_func = _intern_callables(list(map(s2.__getitem__, out.call_rows)), out.values)
+    out.time_rows = rows_where(_TIMED)
+    out.time_ns = list(map(sub, map(s2.__getitem__, out.time_rows), repeat(t0)))
+    out.kind, a = kinds, s1
+
+    keep = kinds.translate(bytes([1 if bit & keep_mask else 0 for bit in bits_of_kind]
+                                 + [0] * (256 - len(bits_of_kind))))
+    if keep.count(0):
+        a = _drop_rows(out, keep, a)
+    out.count = len(out.kind)
+    out.dropped = max(0, out.count - max_events)
+    if out.dropped:
+        _cut(out, max_events)
+        a = a[:max_events]
+    out.count = len(out.kind)
+    _pack(out, a, a_bound)
     return out
+
+
+def _drop_rows(out: Decoded, keep: bytes, a: list) -> list:
+    """Remove the rows whose ``keep`` flag is 0, renumbering the sparse tables."""
+    before = list(accumulate(keep, initial=0))  # kept rows before each row
+
+    def renumber(rows: list[int], *data: list) -> tuple[list, ...]:
+        flags = list(map(keep.__getitem__, rows))
+        return (list(map(before.__getitem__, compress(rows, flags))),
+                *(list(compress(d, flags)) for d in data))
+
+    out.seg_start = list(map(before.__getitem__, out.seg_start))
+    out.jump_rows, out.jump_dest = renumber(out.jump_rows, out.jump_dest)
+    out.value_rows, out.value_ids = renumber(out.value_rows, out.value_ids)
+    out.call_rows, out.call_func, out.call_arg0 = renumber(
+        out.call_rows, out.call_func, out.call_arg0)
+    out.time_rows, out.time_ns = renumber(out.time_rows, out.time_ns)
+    out.kind = bytes(compress(out.kind, keep))
+    return list(compress(a, keep))
+
+
+def _cut(out: Decoded, n: int) -> None:
+    """Keep the first ``n`` rows."""
+    out.kind = out.kind[:n]
+    for rows_name, *data_names in (("jump_rows", "jump_dest"), ("value_rows", "value_ids"),
+                                   ("call_rows", "call_func", "call_arg0"),
+                                   ("time_rows", "time_ns")):
+        rows = getattr(out, rows_name)
+        end = bisect_left(rows, n)
+        setattr(out, rows_name, rows[:end])
+        for name in data_names:
+            setattr(out, name, getattr(out, name)[:end])
+    end = bisect_left(out.seg_start, n)
+    for name in ("seg_start", "seg_code", "seg_depth", "seg_thread"):
+        setattr(out, name, getattr(out, name)[:end])
+
+
+def _pack(out: Decoded, a: list, a_bound: int | None) -> None:
+    """Lists to narrow arrays: what the Trace keeps."""
+    n = out.count
+    out.kind = array("B", out.kind)
+    out.a = narrow(a, a_bound)
+    out.seg_start = rows_of(out.seg_start, n)
+    out.seg_code = narrow(out.seg_code)
+    out.seg_depth = narrow(out.seg_depth)
+    out.seg_thread = narrow(out.seg_thread, signed=False)
+    out.jump_rows, out.jump_dest = rows_of(out.jump_rows, n), narrow(out.jump_dest)
+    nvalues = len(out.values)
+    out.value_rows = rows_of(out.value_rows, n)
+    out.value_ids = narrow(out.value_ids, nvalues, signed=False)
+    out.call_rows = rows_of(out.call_rows, n)
+    out.call_func = narrow(out.call_func, nvalues, signed=False)
+    out.call_arg0 = narrow(out.call_arg0, nvalues, signed=False)
+    out.time_rows = rows_of(out.time_rows, n)
+    out.time_ns = array("q", out.time_ns)
+
+
+def _intern(raw: list, values: list[str]) -> list[int]:
+    """Index of each recorded value in ``values`` (one display string per distinct value).
+
+    Values are atoms (kept by reference while recording) or Snapshot strings;
+    ``(type, value)`` keys keep ``1``, ``True`` and ``'1'`` apart.
+    """
+    seen: dict = {}
+    first = list(map(seen.setdefault, zip(map(type, raw), raw), count()))
+    dense = {}
+    for (_, value), ordinal in seen.items():
+        dense[ordinal] = len(values)
+        values.append(display(value))
+    return list(map(dense.__getitem__, first))
+
+
+def _intern_callables(raw: list, values: list[str]) -> list[int]:
+    """Like :func:`_intern`, by identity (callables are alive while decoding)."""
+    seen: dict = {}
+    first = list(map(seen.setdefault, map(id, raw), count()))
+    dense = {}
+    for ordinal in seen.values():
+        dense[ordinal] = len(values)
+        values.append(describe_callable(raw[ordinal]))
+    return list(map(dense.__getitem__, first))
+
+
+def _segments(frame_rows: list[int], kinds: bytes, s3: list, main_thread: int):
+    """Stack segments: runs of rows with the same code object, depth and thread.
+
+    A push (PY_START, PY_RESUME, PY_THROW) starts a segment at its own row (it
+    belongs to the new frame); a pop (PY_RETURN, PY_YIELD, PY_UNWIND) starts one
+    on the next row (it belongs to the frame it leaves); a marker starts one at
+    its row. Only these rows are visited in Python, one tuple each.
+    """
+    if kinds.count(_THREAD_KIND):
+        return _segments_threaded(frame_rows, kinds, s3, main_thread)
+    stack: list[int] = []
+    push = stack.append
+    out = [(0, _NONE, 0)]
+    add = out.append
+    pop = _POP
+    for p in frame_rows:
+        if pop[kinds[p]]:
+            if stack:
+                stack.pop()
+            add((p + 1, stack[-1], len(stack) - 1) if stack else (p + 1, _NONE, 0))
+        else:  # a push, or the with-block's frame (ENTER)
+            push(s3[p])
+            add((p, s3[p], len(stack) - 1))
+    starts, codes, depths = map(list, zip(*out))
+    if min(depths) < 0:  # pops of frames entered before recording
+        depths = [max(d, 0) for d in depths]
+    return starts, codes, depths, [0] * len(out), [main_thread]
+
+
+def _segments_threaded(frame_rows: list[int], kinds: bytes, s3: list, main_thread: int):
+    """:func:`_segments` with a stack per thread (THREAD markers switch between them)."""
+    stacks: dict[int, list[int]] = {main_thread: []}
+    thread_ids = {main_thread: 0}
+    stack = stacks[main_thread]
+    thread = 0
+    starts, codes, depths, threads = [0], [_NONE], [0], [0]
+    for p in frame_rows:
+        k = kinds[p]
+        if k == _THREAD_KIND:
+            tid = s3[p]
+            thread = thread_ids.setdefault(tid, len(thread_ids))
+            stack = stacks.setdefault(tid, [])
+            starts.append(p)
+        elif _POP[k]:
+            if stack:
+                stack.pop()
+            starts.append(p + 1)
+        else:
+            stack.append(s3[p])
+            starts.append(p)
+        codes.append(stack[-1] if stack else _NONE)
+        depths.append(len(stack) - 1 if stack else 0)
+        threads.append(thread)
+    return starts, codes, depths, threads, list(thread_ids)

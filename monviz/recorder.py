@@ -210,7 +210,7 @@ class _Session:
                 for sub in code_tree(code):
                     self.watch(sub)
             if enter is not None:
-                self.buf.extend((_stream.ENTER, self.watch(enter)))
+                self.buf.extend((_stream.ENTER, 0, 0, self.watch(enter)))
             self.watchdog = threading.Thread(target=self._watch_cap, name="monviz-cap", daemon=True)
             self.watchdog.start()
             self.t0 = time.perf_counter_ns()
@@ -250,7 +250,6 @@ class _Session:
         ~45-75 ns, so only frame events read the clock.
         """
         e = self.buf.extend
-        a = self.buf.append
         ids = self.ids
         clock = time.perf_counter_ns
         tid = self.tid
@@ -270,7 +269,7 @@ class _Session:
                     return slow(code, off, TAG, None)
                 if g() != tid:
                     return slow(code, off, TAG, None)
-                e((TAG, cid, off, t()))
+                e((TAG, off, t(), cid))
             return on_start
 
         def exit_cb(TAG):
@@ -285,21 +284,19 @@ class _Session:
 
         def jump_cb(TAG):
             def on_jump(code, off, dest, e=e, TAG=TAG):
-                e((TAG, off, dest))
+                e((TAG, off, dest, 0))
             return on_jump
 
         def exc_cb(TAG):
             def on_exc(code, off, exc, e=e, ids=ids, X=X, TAG=TAG):
-                cid = ids.get(id(code))
-                if cid is not None:
-                    e((TAG, cid, off, X(exc)))
+                if id(code) in ids:
+                    e((TAG, off, 0, X(exc)))
             return on_exc
 
         def unwind_cb(TAG):
             def on_unwind(code, off, exc, e=e, ids=ids, X=X, t=clock, TAG=TAG):
-                cid = ids.get(id(code))
-                if cid is not None:
-                    e((TAG, cid, off, t(), X(exc)))
+                if id(code) in ids:
+                    e((TAG, off, t(), X(exc)))
             return on_unwind
 
         def throw_cb(TAG):
@@ -309,16 +306,16 @@ class _Session:
 
         def valued_cb(TAG):
             def on_valued(code, off, exc, e=e, X=X, TAG=TAG):
-                e((TAG, off, X(exc)))
+                e((TAG, off, 0, X(exc)))
             return on_valued
 
         def bare_cb(TAG):
             def on_bare(code, off, *rest, e=e, TAG=TAG):
-                e((TAG, off))
+                e((TAG, off, 0, 0))
             return on_bare
 
-        def on_line(code, line, a=a):
-            a(line)
+        def on_line(code, line, e=e):
+            e((line, line, 0, 0))
 
         factories = {
             _stream.START: start_cb, _stream.EXIT: exit_cb, _stream.CALLISH: call_cb,
@@ -340,7 +337,7 @@ class _Session:
                 t = g()
                 if t != cur[0]:
                     cur[0] = t
-                    e((THREAD, t))
+                    e((THREAD, 0, 0, t))
                 return func(code, x)
             return marked2
         if nargs == 3:
@@ -348,7 +345,7 @@ class _Session:
                 t = g()
                 if t != cur[0]:
                     cur[0] = t
-                    e((THREAD, t))
+                    e((THREAD, 0, 0, t))
                 return func(code, x, y)
             return marked3
 
@@ -356,7 +353,7 @@ class _Session:
             t = g()
             if t != cur[0]:
                 cur[0] = t
-                e((THREAD, t))
+                e((THREAD, 0, 0, t))
             return func(code, x, y, z)
         return marked4
 
@@ -379,9 +376,9 @@ class _Session:
         if not self.threaded and threading.get_ident() != self.tid:
             self.go_threaded()
         if tag == _stream.TAG["PY_THROW"]:
-            self.buf.extend((tag, cid, off, self.snap_exception(exc)))
+            self.buf.extend((tag, off, self.snap_exception(exc), cid))
         else:
-            self.buf.extend((tag, cid, off, time.perf_counter_ns()))
+            self.buf.extend((tag, off, time.perf_counter_ns(), cid))
         return None
 
     def go_threaded(self) -> None:
@@ -393,7 +390,7 @@ class _Session:
             self._register(True)
             t = threading.get_ident()
             self.cur_thread[0] = t
-            self.buf.extend((_stream.THREAD, t))
+            self.buf.extend((_stream.THREAD, 0, 0, t))
 
     def snap_exception(self, exc: BaseException) -> Snapshot:
         """The exception's repr when the event happened; one exception passing
@@ -407,20 +404,30 @@ class _Session:
 
     # -- cap ---------------------------------------------------------------
     def _watch_cap(self) -> None:
-        """Poll the buffer's length; past the cap, switch every event off.
+        """Poll the buffer; once it holds ``max_events`` kept events, switch every event off.
 
         A check inside each callback would cost ~20-25 ns per event; this costs
-        nothing per event. Each event takes 1 to ``MAX_SLOTS`` slots, so the
-        buffer is certain to hold ``max_events`` events at ``MAX_SLOTS`` times
-        that many slots; the decoder keeps exactly ``max_events``.
+        nothing per event. Every event is four slots, so rows are counted by
+        length; rows of frame events the user did not ask for are not kept, and
+        are counted out (incrementally, only once the rows could be enough).
         """
-        limit = self.max_events * _stream.MAX_SLOTS
-        buf = self.buf
+        buf, cap, width = self.buf, self.max_events, _stream.WIDTH
+        keep_kind = [1 if _E[n].bit & self.requested else 0 for n in _stream.KINDS] + [0, 0]
+        all_kept = not (self.enabled & ~self.requested)
+        kept = counted = 0
         while not self.stopped:
-            if len(buf) >= limit:
-                self.truncated = True
-                self.stop_monitoring()
-                return
+            rows = len(buf) // width
+            if rows >= cap:
+                if all_kept:
+                    kept = rows
+                else:
+                    new = _stream.kinds_of(buf[counted * width:rows * width])
+                    kept += sum(map(keep_kind.__getitem__, new))
+                    counted = rows
+                if kept >= cap:
+                    self.truncated = True
+                    self.stop_monitoring()
+                    return
             time.sleep(_POLL_SECONDS)
 
     # -- stop --------------------------------------------------------------
@@ -465,15 +472,16 @@ class _Session:
     def decode(self, exception: BaseException | None, source: dict[int, str]):
         from .trace import Trace
 
-        cols = _stream.decode(
+        a_bound = max((max(len(c.co_code), max((ln or 0 for _, _, ln in c.co_lines()), default=0))
+                        for c in self.codes), default=0)
+        data = _stream.decode(
             self.buf, self.requested, self.tid, self.t0, self.max_events,
-            [_E[name].bit for name in _stream.KINDS],
+            [_E[name].bit for name in _stream.KINDS], a_bound,
         )
         self.buf.clear()
-        truncated = self.truncated or cols.dropped > 0
-        trace = Trace._from_recording(cols, self.codes, source, exception=exception,
-                                      truncated=truncated, events_bits=self.requested,
-                                      tool_id=self.tool)
+        truncated = self.truncated or data.dropped > 0
+        trace = Trace._from_recording(data, self.codes, source, exception=exception,
+                                      truncated=truncated, events_bits=self.requested)
         self.codes = []
         self.ids.clear()
         return trace

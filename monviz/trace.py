@@ -11,7 +11,7 @@ trace can still be shown, with its source.
 from __future__ import annotations
 
 import bisect
-import html
+import copy
 import json
 import linecache
 import sys
@@ -19,7 +19,8 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import compress
+from itertools import chain, repeat
+from operator import sub
 from types import CodeType
 from typing import NamedTuple
 
@@ -93,39 +94,56 @@ class Event(NamedTuple):
 
 
 FIELDS = Event._fields
-_VALUE_SHAPES = {_stream.EXIT: "value", _stream.EXC: "exception", _stream.UNWIND: "exception",
-                 _stream.THROW: "exception", _stream.VALUED: "exception"}
+_VALUE_FIELD = {_stream.EXIT: "value", _stream.EXC: "exception", _stream.UNWIND: "exception",
+                _stream.THROW: "exception", _stream.VALUED: "exception"}
+_ARRAYS = ("kind", "a", "seg_start", "seg_code", "seg_depth", "seg_thread", "jump_rows",
+           "jump_dest", "value_rows", "value_ids", "call_rows", "call_func", "call_arg0",
+           "time_rows", "time_ns")
+
+
+def _find(rows, i: int) -> int | None:
+    """Position of row ``i`` in a sorted table of rows, or None."""
+    j = bisect.bisect_left(rows, i)
+    return j if j < len(rows) and rows[j] == i else None
 
 
 class Trace:
-    """The events of one recording. Index it, iterate it, query it, save it."""
+    """The events of one recording. Index it, iterate it, query it, save it.
 
-    def __init__(self, *, kind_names: Iterable[str], kind: array, code: array, a: array,
-                 b: array, c: array, depth: array, thread: array, time_index: array,
-                 time_ns: array, values: list[str], threads: list[int], codes: list[CodeInfo],
-                 sources: dict[str, str] | None = None, truncated: bool = False,
-                 dropped: int = 0, exception: BaseException | None = None,
-                 exception_repr: str | None = None, python: str = "", events: list[str] = ()):
+    Storage (see :mod:`monviz._stream`): dense arrays for each event's kind and
+    offset (or line), sparse tables for the rest; about 10-20 bytes per event.
+    """
+
+    def __init__(self, data: _stream.Decoded, *, kind_names: Iterable[str],
+                 codes: list[CodeInfo], sources: dict[str, str] | None = None,
+                 truncated: bool = False, exception: BaseException | None = None,
+                 exception_repr: str | None = None, python: str = "", events: Iterable[str] = ()):
+        self._d = data
         self.kind_names = tuple(kind_names)
-        self._kind, self._code, self._a, self._b, self._c = kind, code, a, b, c
-        self._depth, self._thread = depth, thread
-        self._time_index, self._time_ns = time_index, time_ns
-        self._values = values
-        self.threads = threads
         self._codes = codes
         self.sources = dict(sources or {})
         self.truncated = truncated
-        self.dropped = dropped
         self.exception = exception
         self.exception_repr = exception_repr if exception is None else _exc_text(exception)
         self.python = python or "{}.{}.{}".format(*sys.version_info[:3])
         self.events = list(events)
         self._shapes = [_stream.shape(n) for n in self.kind_names]
 
+    @property
+    def dropped(self) -> int:
+        """Events past ``max_events`` that were raised before monitoring stopped, not kept."""
+        return self._d.dropped
+
+    @property
+    def threads(self) -> list[int]:
+        """Thread ids (``threading.get_ident()``) that produced events; the first recorded."""
+        return self._d.threads
+
     # -- construction --------------------------------------------------------
     @classmethod
-    def _from_recording(cls, cols, codes: list[CodeType], sources: dict[int, str], *,
-                        exception, truncated: bool, events_bits: int, tool_id) -> Trace:
+    def _from_recording(cls, data: _stream.Decoded, codes: list[CodeType],
+                        sources: dict[int, str], *, exception, truncated: bool,
+                        events_bits: int) -> Trace:
         from .events import names_of
 
         infos = [CodeInfo.of(c) for c in codes]
@@ -138,15 +156,17 @@ class Trace:
                 text = "".join(linecache.getlines(info.filename))
                 if text:
                     files[info.filename] = text
-        return cls(kind_names=_stream.KINDS, kind=cols.kind, code=cols.code, a=cols.a, b=cols.b,
-                   c=cols.c, depth=cols.depth, thread=cols.thread, time_index=cols.time_index,
-                   time_ns=cols.time_ns, values=cols.values, threads=cols.threads, codes=infos,
-                   sources=files, truncated=truncated, dropped=cols.dropped, exception=exception,
-                   events=names_of(events_bits))
+        return cls(data, kind_names=_stream.KINDS, codes=infos, sources=files,
+                   truncated=truncated, exception=exception, events=names_of(events_bits))
+
+    def _with(self, data: _stream.Decoded) -> Trace:
+        return Trace(data, kind_names=self.kind_names, codes=self._codes, sources=self.sources,
+                     truncated=self.truncated, exception=self.exception,
+                     exception_repr=self.exception_repr, python=self.python, events=self.events)
 
     # -- sequence protocol ---------------------------------------------------
     def __len__(self) -> int:
-        return len(self._kind)
+        return len(self._d.kind)
 
     def __getitem__(self, i):
         if isinstance(i, slice):
@@ -162,33 +182,53 @@ class Trace:
         return (self._event(i) for i in range(len(self)))
 
     def _event(self, i: int) -> Event:
-        name = self.kind_names[self._kind[i]]
-        shape = self._shapes[self._kind[i]]
-        cid = self._code[i]
+        d = self._d
+        k = d.kind[i]
+        name, shape = self.kind_names[k], self._shapes[k]
+        seg = bisect.bisect_right(d.seg_start, i) - 1
+        cid = d.seg_code[seg]
         info = self._codes[cid] if cid >= 0 else UNKNOWN_CODE
-        a, b, c = self._a[i], self._b[i], self._c[i]
-        values = self._values
-        is_line = name == "LINE"
+        a = d.a[i]
         value = exception = target = func = arg0 = None
         if shape == _stream.JUMPISH:
-            target = b
+            target = d.jump_dest[_find(d.jump_rows, i)]
         elif shape == _stream.CALLISH:
-            func, arg0 = values[b], values[c]
-        elif shape in _VALUE_SHAPES:
-            if _VALUE_SHAPES[shape] == "value":
-                value = values[b]
+            j = _find(d.call_rows, i)
+            func, arg0 = d.values[d.call_func[j]], d.values[d.call_arg0[j]]
+        elif shape in _VALUE_FIELD:
+            text = d.values[d.value_ids[_find(d.value_rows, i)]]
+            if _VALUE_FIELD[shape] == "value":
+                value = text
             else:
-                exception = values[b]
+                exception = text
+        is_line = shape == _stream.LINE
         return Event(i, name, info, None if is_line else a, a if is_line else info.line_for(a),
-                     target, func, arg0, value, exception, self._depth[i],
-                     self.threads[self._thread[i]], self.time_of(i))
+                     target, func, arg0, value, exception, d.seg_depth[seg],
+                     d.threads[d.seg_thread[seg]], self.time_of(i))
 
     def time_of(self, i: int) -> int | None:
         """ns since the recording started, for frame events; ``None`` for others."""
-        j = bisect.bisect_left(self._time_index, i)
-        if j < len(self._time_index) and self._time_index[j] == i:
-            return self._time_ns[j]
-        return None
+        j = _find(self._d.time_rows, i)
+        return None if j is None else self._d.time_ns[j]
+
+    # -- dense columns, computed on demand ------------------------------------
+    def _per_row(self, seg_column) -> list[int]:
+        """A per-segment column expanded to one value per event (C-level loops)."""
+        d = self._d
+        ends = list(d.seg_start[1:]) + [len(self)]
+        return list(chain.from_iterable(map(repeat, seg_column, map(sub, ends, d.seg_start))))
+
+    def code_ids(self) -> list[int]:
+        """The code index (into :meth:`code_infos`) of every event; -1 when unknown."""
+        return self._per_row(self._d.seg_code)
+
+    def depths(self) -> list[int]:
+        """The call depth of every event."""
+        return self._per_row(self._d.seg_depth)
+
+    def code_infos(self) -> list[CodeInfo]:
+        """Every code object the recording watched, by code index."""
+        return list(self._codes)
 
     # -- queries -------------------------------------------------------------
     def to_records(self) -> list[dict]:
@@ -197,12 +237,16 @@ class Trace:
 
     def codes(self) -> list[CodeInfo]:
         """The code objects that produced events, in order of first event."""
-        seen = dict.fromkeys(self._code)
+        seen = dict.fromkeys(c for c, n in zip(self._d.seg_code, self._seg_lengths()) if n)
         return [self._codes[c] if c >= 0 else UNKNOWN_CODE for c in seen]
+
+    def _seg_lengths(self) -> list[int]:
+        d = self._d
+        return list(map(sub, list(d.seg_start[1:]) + [len(self)], d.seg_start))
 
     def counts(self) -> dict[CodeInfo, dict[str, int]]:
         """Events per code object and event name."""
-        pairs = Counter(zip(self._code, self._kind))
+        pairs = Counter(zip(self.code_ids(), self._d.kind))
         out: dict[CodeInfo, dict[str, int]] = {}
         for (cid, k), n in sorted(pairs.items()):
             info = self._codes[cid] if cid >= 0 else UNKNOWN_CODE
@@ -211,7 +255,7 @@ class Trace:
 
     def totals(self) -> dict[str, int]:
         """Events per event name, in catalogue order."""
-        counter = Counter(self._kind)
+        counter = Counter(self._d.kind)
         return {self.kind_names[k]: counter[k] for k in sorted(counter)}
 
     def filter(self, events=None, code=None) -> Trace:
@@ -220,17 +264,17 @@ class Trace:
         ``code`` may be a qualname, a :class:`CodeInfo`, a code object, a function,
         or a list of those.
         """
-        keep = [True] * len(self)
+        keep = [1] * len(self)
         if events is not None:
             from .events import names_of, parse_events
 
             wanted = set(names_of(parse_events(events)))
-            kinds = {k for k, n in enumerate(self.kind_names) if n in wanted}
-            keep = [k in kinds for k in self._kind]
+            table = [1 if n in wanted else 0 for n in self.kind_names]
+            keep = list(map(table.__getitem__, self._d.kind))
         if code is not None:
             cids = self._match_codes(code)
-            keep = [kp and cid in cids for kp, cid in zip(keep, self._code)]
-        return self._subset(keep)
+            keep = [kp and cid in cids for kp, cid in zip(keep, self.code_ids())]
+        return self._subset(bytes(map(bool, keep)))
 
     def _match_codes(self, code) -> set[int]:
         items = code if isinstance(code, list | tuple | set) else [code]
@@ -243,18 +287,12 @@ class Trace:
                     out.add(cid)
         return out
 
-    def _subset(self, keep: list[bool]) -> Trace:
-        rows = list(compress(range(len(self)), keep))
-        pick = lambda col: array(col.typecode, (col[i] for i in rows))  # noqa: E731
-        pos = {old: new for new, old in enumerate(rows)}
-        time_pairs = [(pos[i], t) for i, t in zip(self._time_index, self._time_ns) if i in pos]
-        return Trace(kind_names=self.kind_names, kind=pick(self._kind), code=pick(self._code),
-                     a=pick(self._a), b=pick(self._b), c=pick(self._c), depth=pick(self._depth),
-                     thread=pick(self._thread), time_index=array("I", [p for p, _ in time_pairs]),
-                     time_ns=array("q", [t for _, t in time_pairs]), values=self._values,
-                     threads=self.threads, codes=self._codes, sources=self.sources,
-                     truncated=self.truncated, dropped=self.dropped, exception=self.exception,
-                     exception_repr=self.exception_repr, python=self.python, events=self.events)
+    def _subset(self, keep: bytes) -> Trace:
+        d = copy.copy(self._d)
+        a = _stream._drop_rows(d, keep, d.a)
+        d.count = len(d.kind)
+        _stream._pack(d, a, None)
+        return self._with(d)
 
     def _without_tail(self, drop) -> Trace:
         """This trace less its last events for which ``drop(event)`` holds."""
@@ -263,7 +301,11 @@ class Trace:
             n -= 1
         if n == len(self):
             return self
-        return self._subset([True] * n + [False] * (len(self) - n))
+        d = copy.copy(self._d)
+        _stream._cut(d, n)
+        d.a = d.a[:n]
+        d.count = n
+        return self._with(d)
 
     def source_of(self, info: CodeInfo) -> str | None:
         """The source text of the file a code object came from, if known."""
@@ -271,40 +313,41 @@ class Trace:
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by the per-event columns (values table and code infos not included)."""
-        cols = (self._kind, self._code, self._a, self._b, self._c, self._depth, self._thread,
-                self._time_index, self._time_ns)
-        return sum(col.itemsize * len(col) for col in cols)
+        """Bytes held by the per-event arrays (the values table and code infos not included)."""
+        return sum(getattr(self._d, name).itemsize * len(getattr(self._d, name))
+                   for name in _ARRAYS)
 
     # -- JSON ----------------------------------------------------------------
     def to_json(self) -> str:
         """Everything needed to show this trace again, as JSON (no live objects)."""
+        d = self._d
         return json.dumps({
             "format": FORMAT, "version": FORMAT_VERSION, "python": self.python,
             "events": self.events, "kinds": list(self.kind_names),
             "codes": [c.to_dict() for c in self._codes], "sources": self.sources,
-            "values": self._values, "threads": self.threads,
-            "columns": {name: {"type": col.typecode, "data": col.tolist()} for name, col in (
-                ("kind", self._kind), ("code", self._code), ("a", self._a), ("b", self._b),
-                ("c", self._c), ("depth", self._depth), ("thread", self._thread),
-                ("time_index", self._time_index), ("time_ns", self._time_ns))},
-            "truncated": self.truncated, "dropped": self.dropped,
-            "exception": self.exception_repr,
+            "values": d.values, "threads": d.threads, "dropped": d.dropped,
+            "arrays": {name: {"type": getattr(d, name).typecode,
+                              "data": getattr(d, name).tolist()} for name in _ARRAYS},
+            "truncated": self.truncated, "exception": self.exception_repr,
         })
 
     @classmethod
     def from_json(cls, text: str) -> Trace:
         """Rebuild a trace saved with :meth:`to_json` (code objects become descriptors)."""
-        d = json.loads(text)
-        if d.get("format") != FORMAT:
+        doc = json.loads(text)
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             from .errors import MonvizError
 
-            raise MonvizError("not a monviz trace: the JSON has no \"format\": \"monviz-trace\"")
-        cols = {name: array(c["type"], c["data"]) for name, c in d["columns"].items()}
-        return cls(kind_names=d["kinds"], values=d["values"], threads=d["threads"],
-                   codes=[CodeInfo.from_dict(c) for c in d["codes"]], sources=d["sources"],
-                   truncated=d["truncated"], dropped=d["dropped"], exception=None,
-                   exception_repr=d["exception"], python=d["python"], events=d["events"], **cols)
+            raise MonvizError('not a monviz trace: the JSON has no "format": "monviz-trace"')
+        d = _stream.Decoded()
+        for name in _ARRAYS:
+            col = doc["arrays"][name]
+            setattr(d, name, array(col["type"], col["data"]))
+        d.values, d.threads, d.dropped = doc["values"], doc["threads"], doc["dropped"]
+        d.count = len(d.kind)
+        return cls(d, kind_names=doc["kinds"], codes=[CodeInfo.from_dict(c) for c in doc["codes"]],
+                   sources=doc["sources"], truncated=doc["truncated"],
+                   exception_repr=doc["exception"], python=doc["python"], events=doc["events"])
 
     # -- display -------------------------------------------------------------
     def __repr__(self) -> str:
