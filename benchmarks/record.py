@@ -31,10 +31,11 @@ from types import CodeType
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import monviz  # noqa: E402
-import workloads  # noqa: E402
-from monviz import events as catalogue  # noqa: E402
-from monviz import recorder  # noqa: E402
+import workloads
+
+import monviz
+from monviz import events as catalogue
+from monviz import recorder
 
 mon = sys.monitoring
 REPEATS = int(os.environ.get("MONVIZ_BENCH_REPEATS", "7"))
@@ -70,7 +71,7 @@ def floor_run(fn) -> int:
 
         noops = {2: lambda code, a: None, 3: lambda code, a, b: None,
                  4: lambda code, a, b, c: None}
-        for name, info in catalogue.CATALOGUE.items():
+        for info in catalogue.CATALOGUE.values():
             if info.bit & (local | glob):
                 cb = discover if info.bit & recorder._DISCOVERY else noops[len(info.args) + 1]
                 mon.register_callback(FLOOR_TOOL, info.bit, cb)
@@ -171,7 +172,8 @@ def measure(name: str, fn) -> dict:
     trace_events = samples["settrace"][0][2]
     st = med((t - b) / trace_events for b, t, _ in samples["settrace"])
     bytes_per_event, _ = retained_bytes(fn)
-    return {"name": name, "events": events, "untraced_ms": med(b for b, *_ in samples["floor"]) / 1e6,
+    untraced_ms = med(b for b, *_ in samples["floor"]) / 1e6
+    return {"name": name, "events": events, "untraced_ms": untraced_ms,
             "floor": floor, "monviz": e2e, "record": rec, "settrace": st,
             "settrace_events": trace_events, "bytes": bytes_per_event}
 
@@ -180,7 +182,7 @@ def library_ratio() -> tuple[float, float, int]:
     """A cell that spends its time in fractions.py: record / untraced, and events."""
     fn = workloads.run_library
     fn()
-    ratios, floors, events = [], [], 0
+    ratios, events = [], 0
     for rep in range(REPEATS):
         base_first = rep % 2 == 0
         b = untraced(fn) if base_first else None
@@ -209,7 +211,8 @@ def main() -> int:
               f"{r['monviz']:>8.1f} {r['monviz'] / r['floor']:>6.2f} {r['record']:>8.1f} "
               f"{r['record'] / r['floor']:>6.2f} {r['settrace']:>9.1f} {r['bytes']:>8.1f}")
     lib, _, lib_events = library_ratio()
-    print(f"library    cell in fractions.py: record/untraced = {lib:.2f}x ({lib_events} events kept)")
+    print(f"library    cell in fractions.py: record/untraced = {lib:.2f}x "
+          f"({lib_events} events kept)")
     worst = max(r["monviz"] / r["floor"] for r in rows)
     worst_rec = max(r["record"] / r["floor"] for r in rows)
     vs_settrace = min(r["settrace"] / r["monviz"] for r in rows)

@@ -120,9 +120,27 @@ def rows_of(column, n: int) -> array:
 class Decoded:
     """A decoded recording: dense kind/``a`` columns and sparse tables (see module docstring)."""
 
-    __slots__ = ("kind", "a", "seg_start", "seg_code", "seg_depth", "seg_thread",
-                 "jump_rows", "jump_dest", "value_rows", "value_ids", "call_rows", "call_func",
-                 "call_arg0", "time_rows", "time_ns", "values", "threads", "count", "dropped")
+    __slots__ = (
+        "a",
+        "call_arg0",
+        "call_func",
+        "call_rows",
+        "count",
+        "dropped",
+        "jump_dest",
+        "jump_rows",
+        "kind",
+        "seg_code",
+        "seg_depth",
+        "seg_start",
+        "seg_thread",
+        "threads",
+        "time_ns",
+        "time_rows",
+        "value_ids",
+        "value_rows",
+        "values",
+    )
 
 
 def kinds_of(buf: list, start_row: int = 0) -> bytes:

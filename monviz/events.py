@@ -180,7 +180,8 @@ def parse_events(spec: str | int | Iterable[str | int] | None) -> int:
         if spec <= 0 or spec & ~_ALL_BITS:
             raise UnknownEventError(
                 f"invalid event bit set {spec:#x} on Python {versions.VERSION}: "
-                f"valid bits are {_ALL_BITS:#x} ({', '.join(f'{n}={e.bit}' for n, e in CATALOGUE.items())})"
+                f"valid bits are {_ALL_BITS:#x} "
+                f"({', '.join(f'{n}={e.bit}' for n, e in CATALOGUE.items())})"
             )
         return _expand_deprecated_bits(spec)
     if isinstance(spec, str):

@@ -35,7 +35,8 @@ import time
 from collections.abc import Callable, Iterator
 from types import CodeType, MethodType
 
-from . import _stream, events as catalogue
+from . import _stream
+from . import events as catalogue
 from .errors import (
     InvalidArgumentError,
     InvalidTargetError,
@@ -204,7 +205,7 @@ class _Session:
             self.enabled = enabled
             self.local_bits = enabled & (local_ok | _C_EVENTS)
             self.global_bits = (enabled & ~self.local_bits) | _DISCOVERY
-            self.threaded = len(sys._current_frames()) > 1
+            self.threaded = self._other_threads_in_scope()
             self._register(self.threaded)
             for code in watch:
                 for sub in code_tree(code):
@@ -219,6 +220,22 @@ class _Session:
             self.stop_monitoring()
             self.release()
             raise
+
+    def _other_threads_in_scope(self) -> bool:
+        """Is another thread already running code this recording would watch?
+
+        Its frames started before recording, so no frame event will announce
+        its thread: record thread switches from the start. Threads that only run
+        library code (a Jupyter kernel has several) do not count.
+        """
+        for tid, frame in sys._current_frames().items():
+            if tid == self.tid:
+                continue
+            while frame is not None:
+                if self.in_scope(frame.f_code):
+                    return True
+                frame = frame.f_back
+        return False
 
     def watch(self, code: CodeType) -> int:
         """Give ``code`` an id and its local events (once)."""
@@ -547,7 +564,8 @@ def _prepare(target: object, namespace: dict | None, filename: str | None):
         except SyntaxError as exc:
             where = f"line {exc.lineno}" + (f", column {exc.offset}" if exc.offset else "")
             err = SourceSyntaxError(f"the source does not compile: {exc.msg} ({filename}, {where})")
-            err.lineno, err.offset, err.filename, err.text = exc.lineno, exc.offset, filename, exc.text
+            err.lineno, err.offset, err.text = exc.lineno, exc.offset, exc.text
+            err.filename = filename
             raise err from None
         ns = {"__name__": "__main__"} if namespace is None else namespace
         if not isinstance(ns, dict):
@@ -555,7 +573,8 @@ def _prepare(target: object, namespace: dict | None, filename: str | None):
         return code, target, lambda: exec(code, ns)
     if callable(target):
         if namespace is not None or filename is not None:
-            raise InvalidArgumentError("namespace= and filename= apply to source text, not to a callable")
+            raise InvalidArgumentError(
+                "namespace= and filename= apply to source text, not to a callable")
         code = getattr(target, "__code__", None)
         if isinstance(target, MethodType):
             code = target.__func__.__code__

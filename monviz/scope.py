@@ -12,6 +12,7 @@ share it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import site
 import sys
@@ -34,14 +35,13 @@ def _library_dirs() -> tuple[str, ...]:
             path = scheme_paths.get(key)
             if path:
                 dirs.add(path)
-    try:
+    with contextlib.suppress(AttributeError):  # some embedded interpreters lack it
         dirs.update(site.getsitepackages())
-    except AttributeError:  # some embedded interpreters lack it
-        pass
     user_site = getattr(site, "USER_SITE", None)
     if user_site:
         dirs.add(user_site)
-    dirs.update(p for p in sys.path if p.rstrip(os.sep).endswith(("site-packages", "dist-packages")))
+    dirs.update(p for p in sys.path
+                if p.rstrip(os.sep).endswith(("site-packages", "dist-packages")))
     return tuple(sorted({os.path.realpath(d) + os.sep for d in dirs} | {d + os.sep for d in dirs}))
 
 
@@ -70,7 +70,8 @@ def is_user_file(filename: str) -> bool:
 def check_scope(scope: str) -> str:
     """Validate a ``scope=`` argument, with the valid values in the message."""
     if scope not in SCOPES:
-        raise InvalidArgumentError(f"scope must be one of {', '.join(map(repr, SCOPES))}, not {scope!r}")
+        raise InvalidArgumentError(
+            f"scope must be one of {', '.join(map(repr, SCOPES))}, not {scope!r}")
     return scope
 
 

@@ -214,9 +214,7 @@ class Trace:
     # -- dense columns, computed on demand ------------------------------------
     def _per_row(self, seg_column) -> list[int]:
         """A per-segment column expanded to one value per event (C-level loops)."""
-        d = self._d
-        ends = list(d.seg_start[1:]) + [len(self)]
-        return list(chain.from_iterable(map(repeat, seg_column, map(sub, ends, d.seg_start))))
+        return list(chain.from_iterable(map(repeat, seg_column, self._seg_lengths())))
 
     def code_ids(self) -> list[int]:
         """The code index (into :meth:`code_infos`) of every event; -1 when unknown."""
@@ -242,7 +240,7 @@ class Trace:
 
     def _seg_lengths(self) -> list[int]:
         d = self._d
-        return list(map(sub, list(d.seg_start[1:]) + [len(self)], d.seg_start))
+        return list(map(sub, [*d.seg_start[1:], len(self)], d.seg_start))
 
     def counts(self) -> dict[CodeInfo, dict[str, int]]:
         """Events per code object and event name."""

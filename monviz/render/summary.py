@@ -1,4 +1,4 @@
-"""An escaped HTML summary of a trace, for notebooks: counts per code object, first and last events."""
+"""An escaped HTML summary of a trace for notebooks: counts, first and last events."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ EDGE_EVENTS = 5
 
 def _event_row(ev: Event) -> str:
     detail = ev.target if ev.target is not None else (
-        ev.callable and f"{ev.callable}({ev.arg0})" or ev.value or ev.exception or "")
+        (ev.callable and f"{ev.callable}({ev.arg0})") or ev.value or ev.exception or "")
     cells = (ev.index, ev.event, ev.code.qualname, "" if ev.line is None else ev.line,
              "" if ev.offset is None else ev.offset, detail, ev.depth)
     return "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells) + "</tr>"
