@@ -7,6 +7,7 @@ machines and a few hundred thousand events each.
 
 from __future__ import annotations
 
+import difflib
 import random
 from fractions import Fraction
 
@@ -108,12 +109,15 @@ def run_exceptions():
     return caught
 
 
+_TEXT_A = "".join(random.Random(2).choice("abcdefgh") for _ in range(4000))
+_TEXT_B = "".join(random.Random(3).choice("abcdefgh") for _ in range(4000))
+
+
 def run_library():
-    """A cell that spends its time in library code (fractions.py): scope keeps it cheap."""
-    total = Fraction(0)
-    for i in range(1, 3000):
-        total += Fraction(1, i)
-    return total
+    """A cell whose time goes into library code (difflib, fractions): scope keeps it cheap."""
+    ratio = difflib.SequenceMatcher(None, _TEXT_A, _TEXT_B).ratio()
+    total = sum(map(Fraction, range(1, 4000), range(2, 4001)))
+    return ratio, total
 
 
 WORKLOADS = {

@@ -95,6 +95,10 @@ _JUMP = _table(lambda s: s == JUMPISH)
 _CALL = _table(lambda s: s == CALLISH)
 _VALUE3 = _table(lambda s: s in (EXIT, UNWIND, EXC, VALUED))
 _THROWN = _table(lambda s: s == THROW)
+#: every row that has a value-table entry (PY_THROW's exception included)
+_VALUED = _table(lambda s: s in (EXIT, UNWIND, EXC, VALUED, THROW))
+#: where the row numbers of each sparse table come from
+ROW_TABLES = {"jump_rows": _JUMP, "value_rows": _VALUED, "call_rows": _CALL, "time_rows": _TIMED}
 
 
 def narrow(values, bound: int | None = None, signed: bool = True) -> array:
@@ -104,7 +108,9 @@ def narrow(values, bound: int | None = None, signed: bool = True) -> array:
     """
     values = values if isinstance(values, list | array | bytes) else list(values)
     if bound is None:
-        bound = max(max(values, default=0), -min(values, default=0))
+        bound = max(values, default=0)
+        if signed:
+            bound = max(bound, -min(values, default=0))
     for code in ("b", "h", "i", "q") if signed else ("B", "H", "I", "Q"):
         bits = array(code).itemsize * 8 - (1 if signed else 0)
         if bound < (1 << bits):
@@ -112,13 +118,15 @@ def narrow(values, bound: int | None = None, signed: bool = True) -> array:
     raise OverflowError("value too large for a column")
 
 
-def rows_of(column, n: int) -> array:
-    """Row numbers as the narrowest unsigned array."""
-    return narrow(column, bound=n, signed=False)
-
-
 class Decoded:
-    """A decoded recording: dense kind/``a`` columns and sparse tables (see module docstring)."""
+    """A decoded recording: dense kind/``a`` columns and sparse tables (see module docstring).
+
+    While decoding, the sparse tables carry their row numbers (``*_rows``) and
+    segments their first rows (``seg_start``). Packed (:func:`pack`), what a
+    Trace keeps, row numbers are left out — they follow from the kind column
+    (:func:`rows_for`) — and segments keep their lengths (``seg_len``), which
+    fit in a byte or two.
+    """
 
     __slots__ = (
         "a",
@@ -132,6 +140,7 @@ class Decoded:
         "kind",
         "seg_code",
         "seg_depth",
+        "seg_len",
         "seg_start",
         "seg_thread",
         "threads",
@@ -143,19 +152,49 @@ class Decoded:
     )
 
 
+#: Packed arrays, in the order they are saved.
+PACKED = ("kind", "a", "seg_len", "seg_code", "seg_depth", "seg_thread", "jump_dest",
+          "value_ids", "call_func", "call_arg0", "time_ns")
+
+
+def rows_for(kind: array | bytes, table: bytes) -> list[int]:
+    """Rows whose kind is flagged in ``table`` (e.g. every JUMP/BRANCH row)."""
+    kinds = kind.tobytes() if isinstance(kind, array) else kind
+    return list(compress(count(), kinds.translate(table)))
+
+
+def unpack(packed: Decoded) -> Decoded:
+    """A copy of a packed recording with row numbers and segment starts, to edit rows."""
+    d = Decoded()
+    for name in Decoded.__slots__:
+        if hasattr(packed, name):
+            setattr(d, name, getattr(packed, name))
+    d.kind = packed.kind.tobytes()
+    d.a = list(packed.a)
+    d.seg_start = list(accumulate(packed.seg_len[:-1], initial=0)) if len(packed.seg_len) else []
+    for name, table in ROW_TABLES.items():
+        setattr(d, name, rows_for(d.kind, table))
+    for name in ("jump_dest", "value_ids", "call_func", "call_arg0", "time_ns",
+                 "seg_code", "seg_depth", "seg_thread"):
+        setattr(d, name, list(getattr(packed, name)))
+    return d
+
+
 def kinds_of(buf: list, start_row: int = 0) -> bytes:
     """The kind index of every row from ``start_row`` (markers included)."""
     return bytes(map(_KIND_OF.get, buf[start_row * WIDTH::WIDTH], repeat(_LINE_KIND)))
 
 
 def decode(buf: list, keep_mask: int, main_thread: int, t0: int, max_events: int,
-           bits_of_kind: list[int], a_bound: int | None = None) -> Decoded:
+           bits_of_kind: list[int], a_bound: int | None = None,
+           n_codes: int | None = None) -> Decoded:
     """Turn the raw stream into a :class:`Decoded`, keeping only the events asked for.
 
     ``keep_mask`` is the user's event bit set (the recorder also enables frame
     events it needs to follow the stack; those rows are dropped here unless
     asked for). At most ``max_events`` rows are kept; the rest are counted in
-    ``dropped``. ``a_bound`` bounds offsets and lines, to save a pass.
+    ``dropped``. ``a_bound`` bounds offsets and lines and ``n_codes`` the code
+    ids, to save passes.
     """
     rows = len(buf) // WIDTH
     del buf[rows * WIDTH:]
@@ -190,24 +229,21 @@ def decode(buf: list, keep_mask: int, main_thread: int, t0: int, max_events: int
     out.call_func = _intern_callables(list(map(s2.__getitem__, out.call_rows)), out.values)
     out.time_rows = rows_where(_TIMED)
     out.time_ns = list(map(sub, map(s2.__getitem__, out.time_rows), repeat(t0)))
-    out.kind, a = kinds, s1
-
+    out.kind = kinds
+    out.a = s1
     keep = kinds.translate(bytes([1 if bit & keep_mask else 0 for bit in bits_of_kind]
                                  + [0] * (256 - len(bits_of_kind))))
     if keep.count(0):
-        a = _drop_rows(out, keep, a)
-    out.count = len(out.kind)
-    out.dropped = max(0, out.count - max_events)
+        drop_rows(out, keep)
+    out.dropped = max(0, len(out.kind) - max_events)
     if out.dropped:
-        _cut(out, max_events)
-        a = a[:max_events]
-    out.count = len(out.kind)
-    _pack(out, a, a_bound)
+        cut(out, max_events)
+    pack(out, a_bound, n_codes)
     return out
 
 
-def _drop_rows(out: Decoded, keep: bytes, a: list) -> list:
-    """Remove the rows whose ``keep`` flag is 0, renumbering the sparse tables."""
+def drop_rows(out: Decoded, keep: bytes) -> None:
+    """Remove the rows whose ``keep`` flag is 0, renumbering the sparse tables (unpacked)."""
     before = list(accumulate(keep, initial=0))  # kept rows before each row
 
     def renumber(rows: list[int], *data: list) -> tuple[list, ...]:
@@ -222,12 +258,13 @@ def _drop_rows(out: Decoded, keep: bytes, a: list) -> list:
         out.call_rows, out.call_func, out.call_arg0)
     out.time_rows, out.time_ns = renumber(out.time_rows, out.time_ns)
     out.kind = bytes(compress(out.kind, keep))
-    return list(compress(a, keep))
+    out.a = list(compress(out.a, keep))
 
 
-def _cut(out: Decoded, n: int) -> None:
-    """Keep the first ``n`` rows."""
+def cut(out: Decoded, n: int) -> None:
+    """Keep the first ``n`` rows (unpacked)."""
     out.kind = out.kind[:n]
+    out.a = out.a[:n]
     for rows_name, *data_names in (("jump_rows", "jump_dest"), ("value_rows", "value_ids"),
                                    ("call_rows", "call_func", "call_arg0"),
                                    ("time_rows", "time_ns")):
@@ -241,24 +278,27 @@ def _cut(out: Decoded, n: int) -> None:
         setattr(out, name, getattr(out, name)[:end])
 
 
-def _pack(out: Decoded, a: list, a_bound: int | None) -> None:
-    """Lists to narrow arrays: what the Trace keeps."""
-    n = out.count
+def pack(out: Decoded, a_bound: int | None = None, n_codes: int | None = None) -> None:
+    """Lists to narrow arrays, row numbers left out: what a Trace keeps.
+
+    Known bounds (largest offset or line, number of code objects) save a pass each.
+    """
+    n = out.count = len(out.kind)
     out.kind = array("B", out.kind)
-    out.a = narrow(a, a_bound)
-    out.seg_start = rows_of(out.seg_start, n)
-    out.seg_code = narrow(out.seg_code)
-    out.seg_depth = narrow(out.seg_depth)
-    out.seg_thread = narrow(out.seg_thread, signed=False)
-    out.jump_rows, out.jump_dest = rows_of(out.jump_rows, n), narrow(out.jump_dest)
+    out.a = narrow(out.a, a_bound)
+    out.seg_len = narrow(list(map(sub, [*out.seg_start[1:], n], out.seg_start)), signed=False)
+    out.seg_code = narrow(out.seg_code, n_codes)  # -1 (unknown code) is the only negative
+    out.seg_depth = narrow(out.seg_depth, signed=False)
+    out.seg_thread = narrow(out.seg_thread, len(out.threads), signed=False)
+    out.jump_dest = narrow(out.jump_dest)
     nvalues = len(out.values)
-    out.value_rows = rows_of(out.value_rows, n)
     out.value_ids = narrow(out.value_ids, nvalues, signed=False)
-    out.call_rows = rows_of(out.call_rows, n)
     out.call_func = narrow(out.call_func, nvalues, signed=False)
     out.call_arg0 = narrow(out.call_arg0, nvalues, signed=False)
-    out.time_rows = rows_of(out.time_rows, n)
     out.time_ns = array("q", out.time_ns)
+    for name in ("seg_start", *ROW_TABLES):
+        if hasattr(out, name):
+            delattr(out, name)
 
 
 def _intern(raw: list, values: list[str]) -> list[int]:

@@ -184,6 +184,7 @@ class _Session:
         self.cur_thread = [self.tid]
         self.exc_cache: list = [None, None]
         self.watchdog: threading.Thread | None = None
+        self.done = threading.Event()
         self.t0 = 0
 
     # -- start -------------------------------------------------------------
@@ -432,7 +433,7 @@ class _Session:
         keep_kind = [1 if _E[n].bit & self.requested else 0 for n in _stream.KINDS] + [0, 0]
         all_kept = not (self.enabled & ~self.requested)
         kept = counted = 0
-        while not self.stopped:
+        while not self.done.wait(_POLL_SECONDS):
             rows = len(buf) // width
             if rows >= cap:
                 if all_kept:
@@ -445,7 +446,6 @@ class _Session:
                     self.truncated = True
                     self.stop_monitoring()
                     return
-            time.sleep(_POLL_SECONDS)
 
     # -- stop --------------------------------------------------------------
     def stop_monitoring(self) -> None:
@@ -483,6 +483,7 @@ class _Session:
                 self.stop_monitoring()
             finally:
                 self.release()
+        self.done.set()
         if self.watchdog is not None:
             self.watchdog.join()
 
@@ -493,7 +494,7 @@ class _Session:
                         for c in self.codes), default=0)
         data = _stream.decode(
             self.buf, self.requested, self.tid, self.t0, self.max_events,
-            [_E[name].bit for name in _stream.KINDS], a_bound,
+            [_E[name].bit for name in _stream.KINDS], a_bound, len(self.codes),
         )
         self.buf.clear()
         truncated = self.truncated or data.dropped > 0

@@ -11,7 +11,6 @@ trace can still be shown, with its source.
 from __future__ import annotations
 
 import bisect
-import copy
 import json
 import linecache
 import sys
@@ -19,8 +18,7 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import chain, repeat
-from operator import sub
+from itertools import accumulate, chain, repeat
 from types import CodeType
 from typing import NamedTuple
 
@@ -96,9 +94,7 @@ class Event(NamedTuple):
 FIELDS = Event._fields
 _VALUE_FIELD = {_stream.EXIT: "value", _stream.EXC: "exception", _stream.UNWIND: "exception",
                 _stream.THROW: "exception", _stream.VALUED: "exception"}
-_ARRAYS = ("kind", "a", "seg_start", "seg_code", "seg_depth", "seg_thread", "jump_rows",
-           "jump_dest", "value_rows", "value_ids", "call_rows", "call_func", "call_arg0",
-           "time_rows", "time_ns")
+_ARRAYS = _stream.PACKED
 
 
 def _find(rows, i: int) -> int | None:
@@ -128,6 +124,18 @@ class Trace:
         self.python = python or "{}.{}.{}".format(*sys.version_info[:3])
         self.events = list(events)
         self._shapes = [_stream.shape(n) for n in self.kind_names]
+        self._index: dict[str, list[int]] = {}
+
+    def _rows(self, name: str) -> list[int]:
+        """Row numbers of a sparse table (or segment starts), derived once, on first use."""
+        rows = self._index.get(name)
+        if rows is None:
+            if name == "seg_start":
+                rows = list(accumulate(self._d.seg_len[:-1], initial=0))
+            else:
+                rows = _stream.rows_for(self._d.kind, _stream.ROW_TABLES[name])
+            self._index[name] = rows
+        return rows
 
     @property
     def dropped(self) -> int:
@@ -185,18 +193,18 @@ class Trace:
         d = self._d
         k = d.kind[i]
         name, shape = self.kind_names[k], self._shapes[k]
-        seg = bisect.bisect_right(d.seg_start, i) - 1
+        seg = bisect.bisect_right(self._rows("seg_start"), i) - 1
         cid = d.seg_code[seg]
         info = self._codes[cid] if cid >= 0 else UNKNOWN_CODE
         a = d.a[i]
         value = exception = target = func = arg0 = None
         if shape == _stream.JUMPISH:
-            target = d.jump_dest[_find(d.jump_rows, i)]
+            target = d.jump_dest[_find(self._rows("jump_rows"), i)]
         elif shape == _stream.CALLISH:
-            j = _find(d.call_rows, i)
+            j = _find(self._rows("call_rows"), i)
             func, arg0 = d.values[d.call_func[j]], d.values[d.call_arg0[j]]
         elif shape in _VALUE_FIELD:
-            text = d.values[d.value_ids[_find(d.value_rows, i)]]
+            text = d.values[d.value_ids[_find(self._rows("value_rows"), i)]]
             if _VALUE_FIELD[shape] == "value":
                 value = text
             else:
@@ -208,13 +216,13 @@ class Trace:
 
     def time_of(self, i: int) -> int | None:
         """ns since the recording started, for frame events; ``None`` for others."""
-        j = _find(self._d.time_rows, i)
+        j = _find(self._rows("time_rows"), i)
         return None if j is None else self._d.time_ns[j]
 
     # -- dense columns, computed on demand ------------------------------------
     def _per_row(self, seg_column) -> list[int]:
         """A per-segment column expanded to one value per event (C-level loops)."""
-        return list(chain.from_iterable(map(repeat, seg_column, self._seg_lengths())))
+        return list(chain.from_iterable(map(repeat, seg_column, self._d.seg_len)))
 
     def code_ids(self) -> list[int]:
         """The code index (into :meth:`code_infos`) of every event; -1 when unknown."""
@@ -235,12 +243,8 @@ class Trace:
 
     def codes(self) -> list[CodeInfo]:
         """The code objects that produced events, in order of first event."""
-        seen = dict.fromkeys(c for c, n in zip(self._d.seg_code, self._seg_lengths()) if n)
+        seen = dict.fromkeys(c for c, n in zip(self._d.seg_code, self._d.seg_len) if n)
         return [self._codes[c] if c >= 0 else UNKNOWN_CODE for c in seen]
-
-    def _seg_lengths(self) -> list[int]:
-        d = self._d
-        return list(map(sub, [*d.seg_start[1:], len(self)], d.seg_start))
 
     def counts(self) -> dict[CodeInfo, dict[str, int]]:
         """Events per code object and event name."""
@@ -286,10 +290,9 @@ class Trace:
         return out
 
     def _subset(self, keep: bytes) -> Trace:
-        d = copy.copy(self._d)
-        a = _stream._drop_rows(d, keep, d.a)
-        d.count = len(d.kind)
-        _stream._pack(d, a, None)
+        d = _stream.unpack(self._d)
+        _stream.drop_rows(d, keep)
+        _stream.pack(d)
         return self._with(d)
 
     def _without_tail(self, drop) -> Trace:
@@ -299,10 +302,9 @@ class Trace:
             n -= 1
         if n == len(self):
             return self
-        d = copy.copy(self._d)
-        _stream._cut(d, n)
-        d.a = d.a[:n]
-        d.count = n
+        d = _stream.unpack(self._d)
+        _stream.cut(d, n)
+        _stream.pack(d)
         return self._with(d)
 
     def source_of(self, info: CodeInfo) -> str | None:
@@ -311,7 +313,7 @@ class Trace:
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by the per-event arrays (the values table and code infos not included)."""
+        """Bytes in the per-event arrays (not the values table, code infos or indexes)."""
         return sum(getattr(self._d, name).itemsize * len(getattr(self._d, name))
                    for name in _ARRAYS)
 
