@@ -26,6 +26,7 @@ Design (measured in ``../shared/reference/recording-cost.md`` and
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import itertools
 import signal
@@ -182,10 +183,14 @@ class _Session:
         self.lock = threading.RLock()
         self.tid = threading.get_ident()
         self.cur_thread = [self.tid]
-        self.exc_cache: list = [None, None]
-        self.watchdog: threading.Thread | None = None
-        self.done = threading.Event()
+        self.exc_cache: list = [None, None, None]
+        # The watchdog runs no Python code but monviz's own (which is never
+        # recorded): a raw thread and raw locks, not threading.Thread/Event, whose
+        # Python-level code would show up in scope="all" recordings.
+        self.done = _thread.allocate_lock()
+        self.exited = _thread.allocate_lock()
         self.t0 = 0
+        self.level0 = 0
 
     # -- start -------------------------------------------------------------
     def start(self, watch: list[CodeType], enter: CodeType | None = None) -> None:
@@ -201,8 +206,8 @@ class _Session:
             self.tool = _claim_tool_id(self.wanted_tool)
             local_ok = _local_mask(self.tool)
             enabled = self.requested | _FRAME_EVENTS
-            if enabled & _C_EVENTS:
-                enabled |= _CALL  # C_RETURN/C_RAISE cannot be set without CALL
+            if enabled & _C_EVENTS:  # C_RETURN/C_RAISE can only be set with CALL and each other
+                enabled |= _CALL | _C_EVENTS
             self.enabled = enabled
             self.local_bits = enabled & (local_ok | _C_EVENTS)
             self.global_bits = (enabled & ~self.local_bits) | _DISCOVERY
@@ -211,10 +216,12 @@ class _Session:
             for code in watch:
                 for sub in code_tree(code):
                     self.watch(sub)
-            if enter is not None:
-                self.buf.extend((_stream.ENTER, 0, 0, self.watch(enter)))
-            self.watchdog = threading.Thread(target=self._watch_cap, name="monviz-cap", daemon=True)
-            self.watchdog.start()
+            if enter is not None:  # a with-block: its own frame is already open
+                self.watch(enter)
+                self.level0 = 1
+            self.done.acquire()
+            self.exited.acquire()
+            _thread.start_new_thread(self._watch_cap, ())
             self.t0 = time.perf_counter_ns()
             mon.set_events(self.tool, self.global_bits)
         except BaseException:
@@ -261,11 +268,11 @@ class _Session:
                     self.registered.append(bit)
 
     def _callbacks(self, threaded: bool) -> dict[str, Callable]:
-        """One exact-arity function per event; every name they use is a default argument.
+        """One exact-arity function per event; every name it uses is a default argument.
 
-        Costs (3.13, this machine): a Python callback is ~30 ns before it does
-        anything; ``list.extend`` of a small tuple ~20 ns; ``perf_counter_ns()``
-        ~45-75 ns, so only frame events read the clock.
+        Each appends one 5-tuple (see :mod:`monviz._stream`): ~20 ns for
+        ``list.extend`` of a small tuple on top of the ~30 ns any Python callback
+        costs on 3.13. The clock (~45-75 ns) is read on frame events only.
         """
         e = self.buf.extend
         ids = self.ids
@@ -276,72 +283,66 @@ class _Session:
         ident = itertools.repeat(tid).__next__ if threaded else threading.get_ident
         A, S, X = ATOMS, snapshot, self.snap_exception
         slow = self.slow_frame
-        tag = _stream.TAG
-        made: dict[str, Callable] = {}
 
-        def start_cb(TAG):
-            def on_start(code, off, e=e, ids=ids, t=clock, g=ident, tid=tid, TAG=TAG, slow=slow):
-                try:
-                    cid = ids[id(code)]
-                except KeyError:
-                    return slow(code, off, TAG, None)
-                if g() != tid:
-                    return slow(code, off, TAG, None)
-                e((TAG, off, t(), cid))
+        def start_cb(K):
+            def on_start(code, off, e=e, ids=ids, t=clock, g=ident, tid=tid, K=K, slow=slow):
+                if id(code) not in ids or g() != tid:
+                    return slow(code, off, K, None)
+                e((K, code, off, t(), 0))
             return on_start
 
-        def exit_cb(TAG):
-            def on_exit(code, off, v, e=e, t=clock, A=A, S=S, TAG=TAG):
-                e((TAG, off, t(), v if type(v) in A else S(v)))
+        def exit_cb(K):
+            def on_exit(code, off, v, e=e, t=clock, A=A, S=S, K=K):
+                e((K, code, off, t(), v if type(v) in A else S(v)))
             return on_exit
 
-        def call_cb(TAG):
-            def on_call(code, off, f, x, e=e, A=A, S=S, TAG=TAG):
-                e((TAG, off, f, x if type(x) in A else S(x)))
+        def call_cb(K):
+            def on_call(code, off, f, x, e=e, A=A, S=S, K=K):
+                e((K, code, off, f, x if type(x) in A else S(x)))
             return on_call
 
-        def jump_cb(TAG):
-            def on_jump(code, off, dest, e=e, TAG=TAG):
-                e((TAG, off, dest, 0))
+        def jump_cb(K):
+            def on_jump(code, off, dest, e=e, K=K):
+                e((K, code, off, dest, 0))
             return on_jump
 
-        def exc_cb(TAG):
-            def on_exc(code, off, exc, e=e, ids=ids, X=X, TAG=TAG):
-                if id(code) in ids:
-                    e((TAG, off, 0, X(exc)))
+        def exc_cb(K):
+            def on_exc(code, off, exc, e=e, ids=ids, X=X, K=K):
+                if id(code) in ids:  # global before 3.15: filter out other code
+                    e((K, code, off, 0, X(exc)))
             return on_exc
 
-        def unwind_cb(TAG):
-            def on_unwind(code, off, exc, e=e, ids=ids, X=X, t=clock, TAG=TAG):
+        def unwind_cb(K):
+            def on_unwind(code, off, exc, e=e, ids=ids, X=X, t=clock, K=K):
                 if id(code) in ids:
-                    e((TAG, off, t(), X(exc)))
+                    e((K, code, off, t(), X(exc)))
             return on_unwind
 
-        def throw_cb(TAG):
-            def on_throw(code, off, exc, slow=slow, TAG=TAG):
-                return slow(code, off, TAG, exc)
+        def throw_cb(K):
+            def on_throw(code, off, exc, slow=slow, K=K):
+                return slow(code, off, K, exc)
             return on_throw
 
-        def valued_cb(TAG):
-            def on_valued(code, off, exc, e=e, X=X, TAG=TAG):
-                e((TAG, off, 0, X(exc)))
+        def valued_cb(K):
+            def on_valued(code, off, exc, e=e, X=X, K=K):
+                e((K, code, off, 0, X(exc)))
             return on_valued
 
-        def bare_cb(TAG):
-            def on_bare(code, off, *rest, e=e, TAG=TAG):
-                e((TAG, off, 0, 0))
+        def bare_cb(K):
+            def on_bare(code, off, *rest, e=e, K=K):
+                e((K, code, off, 0, 0))
             return on_bare
 
-        def on_line(code, line, e=e):
-            e((line, line, 0, 0))
+        def on_line(code, line, e=e, K=_stream.KIND["LINE"]):
+            e((K, code, line, 0, 0))
 
         factories = {
             _stream.START: start_cb, _stream.EXIT: exit_cb, _stream.CALLISH: call_cb,
             _stream.JUMPISH: jump_cb, _stream.EXC: exc_cb, _stream.UNWIND: unwind_cb,
             _stream.THROW: throw_cb, _stream.VALUED: valued_cb, _stream.BARE: bare_cb,
         }
-        for name in _E:
-            made[name] = on_line if name == "LINE" else factories[_stream.shape(name)](tag[name])
+        made = {name: on_line if name == "LINE" else factories[_stream.shape(name)](k)
+                for k, name in enumerate(_stream.KINDS)}
         if threaded:
             made = {name: self._thread_marking(func, len(_E[name].args) + 1)
                     for name, func in made.items()}
@@ -349,13 +350,13 @@ class _Session:
 
     def _thread_marking(self, func: Callable, nargs: int) -> Callable:
         """Wrap a callback so that a change of thread is written before its event."""
-        e, g, cur, THREAD = self.buf.extend, threading.get_ident, self.cur_thread, _stream.THREAD
+        e, g, cur, T = self.buf.extend, threading.get_ident, self.cur_thread, _stream.THREAD_KIND
         if nargs == 2:
             def marked2(code, x, func=func, e=e, g=g, cur=cur):
                 t = g()
                 if t != cur[0]:
                     cur[0] = t
-                    e((THREAD, 0, 0, t))
+                    e((T, None, 0, t, 0))
                 return func(code, x)
             return marked2
         if nargs == 3:
@@ -363,7 +364,7 @@ class _Session:
                 t = g()
                 if t != cur[0]:
                     cur[0] = t
-                    e((THREAD, 0, 0, t))
+                    e((T, None, 0, t, 0))
                 return func(code, x, y)
             return marked3
 
@@ -371,32 +372,32 @@ class _Session:
             t = g()
             if t != cur[0]:
                 cur[0] = t
-                e((THREAD, 0, 0, t))
+                e((T, None, 0, t, 0))
             return func(code, x, y, z)
         return marked4
 
-    def slow_frame(self, code: CodeType, off: int, tag: int, exc: object):
+    def slow_frame(self, code: CodeType, off: int, kind: int, exc: object):
         """A frame starts in code not seen yet, or in another thread: decide, then record.
 
         Out-of-scope code returns DISABLE (never again at this location for this
         tool) except for PY_THROW, which cannot be disabled.
         """
-        cid = self.ids.get(id(code))
-        if cid is None:
+        throw = kind == _stream.KIND["PY_THROW"]
+        if id(code) not in self.ids:
             if not self.in_scope(code):
-                if tag == _stream.TAG["PY_THROW"]:
+                if throw:
                     return None
                 self.disabled = True
                 return _DISABLE
-            cid = self.watch(code)
+            self.watch(code)
         if self.stopped:
             return None
         if not self.threaded and threading.get_ident() != self.tid:
             self.go_threaded()
-        if tag == _stream.TAG["PY_THROW"]:
-            self.buf.extend((tag, off, self.snap_exception(exc), cid))
+        if throw:
+            self.buf.extend((kind, code, off, 0, self.snap_exception(exc)))
         else:
-            self.buf.extend((tag, off, time.perf_counter_ns(), cid))
+            self.buf.extend((kind, code, off, time.perf_counter_ns(), 0))
         return None
 
     def go_threaded(self) -> None:
@@ -408,16 +409,20 @@ class _Session:
             self._register(True)
             t = threading.get_ident()
             self.cur_thread[0] = t
-            self.buf.extend((_stream.THREAD, 0, 0, t))
+            self.buf.extend((_stream.THREAD_KIND, None, 0, t, 0))
 
     def snap_exception(self, exc: BaseException) -> Snapshot:
-        """The exception's repr when the event happened; one exception passing
-        through many frames is described once."""
+        """The exception's repr when the event happened.
+
+        One exception passing through many frames is described once, unless its
+        args changed or its type has a repr of its own.
+        """
         cache = self.exc_cache
-        if exc is cache[0]:
-            return cache[1]
+        if exc is cache[0] and exc.args is cache[1]:  # same object, same args
+            return cache[2]
         text = Snapshot(bounded_repr(exc))
-        cache[0], cache[1] = exc, text
+        if type(exc).__repr__ is BaseException.__repr__:  # the repr depends on args only
+            cache[:] = exc, exc.args, text
         return text
 
     # -- cap ---------------------------------------------------------------
@@ -425,27 +430,32 @@ class _Session:
         """Poll the buffer; once it holds ``max_events`` kept events, switch every event off.
 
         A check inside each callback would cost ~20-25 ns per event; this costs
-        nothing per event. Every event is four slots, so rows are counted by
-        length; rows of frame events the user did not ask for are not kept, and
-        are counted out (incrementally, only once the rows could be enough).
+        nothing per event. Every event is one row of the buffer, so rows are
+        counted by length; rows of frame events the user did not ask for are not
+        kept, and are counted out (incrementally, once the rows could be enough).
         """
-        buf, cap, width = self.buf, self.max_events, _stream.WIDTH
-        keep_kind = [1 if _E[n].bit & self.requested else 0 for n in _stream.KINDS] + [0, 0]
-        all_kept = not (self.enabled & ~self.requested)
-        kept = counted = 0
-        while not self.done.wait(_POLL_SECONDS):
-            rows = len(buf) // width
-            if rows >= cap:
+        try:
+            buf, cap, width = self.buf, self.max_events, _stream.WIDTH
+            keep_kind = bytes([1 if _E[n].bit & self.requested else 0 for n in _stream.KINDS]
+                              + [0] * (256 - len(_stream.KINDS)))
+            all_kept = not (self.enabled & ~self.requested)
+            kept = counted = 0
+            while not self.done.acquire(timeout=_POLL_SECONDS):
+                rows = len(buf) // width
+                if rows < cap:
+                    continue
                 if all_kept:
                     kept = rows
                 else:
-                    new = _stream.kinds_of(buf[counted * width:rows * width])
-                    kept += sum(map(keep_kind.__getitem__, new))
+                    kept += _stream.kinds_of(buf[counted * width:rows * width]).translate(
+                        keep_kind).count(1)
                     counted = rows
                 if kept >= cap:
                     self.truncated = True
                     self.stop_monitoring()
                     return
+        finally:
+            self.exited.release()
 
     # -- stop --------------------------------------------------------------
     def stop_monitoring(self) -> None:
@@ -471,30 +481,40 @@ class _Session:
                 if self.disabled:
                     mon.restart_events()
         finally:
-            self.exc_cache[:] = [None, None]
+            self.exc_cache[:] = [None, None, None]
             with _active_lock:
                 if _active is self:
                     _active = None
 
     def stop(self) -> None:
-        """Tear everything down; safe to call from any ending, including Ctrl-C."""
-        with _interrupts_deferred():
-            try:
-                self.stop_monitoring()
-            finally:
-                self.release()
-        self.done.set()
-        if self.watchdog is not None:
-            self.watchdog.join()
+        """Tear everything down; safe to call from any ending, including Ctrl-C.
+
+        Events go off first, before any other Python code runs (with
+        ``scope="all"`` that code would be recorded).
+        """
+        try:
+            self.stop_monitoring()
+        finally:
+            with _interrupts_deferred():
+                try:
+                    self.stop_monitoring()
+                finally:
+                    self.release()
+        if self.done.locked():
+            self.done.release()
+            self.exited.acquire()  # the watchdog has finished
 
     def decode(self, exception: BaseException | None, source: dict[int, str]):
+        """The Trace of what was recorded (the buffer is consumed)."""
         from .trace import Trace
 
         a_bound = max((max(len(c.co_code), max((ln or 0 for _, _, ln in c.co_lines()), default=0))
-                        for c in self.codes), default=0)
+                       for c in self.codes), default=0)
         data = _stream.decode(
-            self.buf, self.requested, self.tid, self.t0, self.max_events,
-            [_E[name].bit for name in _stream.KINDS], a_bound, len(self.codes),
+            self.buf, code_ids=self.ids, keep_mask=self.requested, main_thread=self.tid,
+            t0=self.t0, max_events=self.max_events,
+            kind_bits=[_E[name].bit for name in _stream.KINDS], level0=self.level0,
+            a_bound=a_bound,
         )
         self.buf.clear()
         truncated = self.truncated or data.dropped > 0
@@ -563,8 +583,8 @@ def _prepare(target: object, namespace: dict | None, filename: str | None):
         try:
             code = compile(target, filename, "exec")
         except SyntaxError as exc:
-            where = f"line {exc.lineno}" + (f", column {exc.offset}" if exc.offset else "")
-            err = SourceSyntaxError(f"the source does not compile: {exc.msg} ({filename}, {where})")
+            # SyntaxError's str() adds "(filename, line N)" itself
+            err = SourceSyntaxError(f"the source does not compile: {exc.msg}")
             err.lineno, err.offset, err.text = exc.lineno, exc.offset, exc.text
             err.filename = filename
             raise err from None

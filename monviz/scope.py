@@ -56,14 +56,17 @@ def is_monviz_file(filename: str) -> bool:
 def is_user_file(filename: str) -> bool:
     """True when code from ``filename`` counts as the user's own code.
 
-    Pseudo-files (``<monviz-3>``, ``<ipython-input-...>``, ``<string>``) are user
-    code, except the interpreter's frozen modules (``<frozen ...>``). Real files are
-    user code unless they live in the standard library or a site-packages folder.
+    Pseudo-files (``<monviz-3>``, ``<ipython-input-...>``, ``<stdin>``) are user
+    code, except the interpreter's frozen modules (``<frozen ...>``) and
+    ``<string>``, the name ``exec``/``eval`` give code compiled without one —
+    which is how the standard library generates code (a namedtuple's
+    ``__new__``, a dataclass's ``__init__``). Real files are user code unless
+    they live in the standard library or a site-packages folder.
     """
     if is_monviz_file(filename):
         return False
     if filename.startswith("<"):
-        return not filename.startswith("<frozen")
+        return not filename.startswith(("<frozen", "<string>"))
     return not filename.startswith(LIBRARY_DIRS)
 
 

@@ -18,7 +18,8 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import accumulate, chain, repeat
+from itertools import chain, repeat
+from operator import sub
 from types import CodeType
 from typing import NamedTuple
 
@@ -127,15 +128,20 @@ class Trace:
         self._index: dict[str, list[int]] = {}
 
     def _rows(self, name: str) -> list[int]:
-        """Row numbers of a sparse table (or segment starts), derived once, on first use."""
+        """Row numbers of a rank-ordered table, derived from the kinds once, on first use."""
         rows = self._index.get(name)
         if rows is None:
-            if name == "seg_start":
-                rows = list(accumulate(self._d.seg_len[:-1], initial=0))
-            else:
-                rows = _stream.rows_for(self._d.kind, _stream.ROW_TABLES[name])
-            self._index[name] = rows
+            rows = self._index[name] = _stream.rows_for(self._d.kind, _stream.TABLES[name])
         return rows
+
+    def depths(self) -> list[int] | array:
+        """The call depth of every event (0 for the outermost recorded frame)."""
+        if len(self._d.depth) == len(self):
+            return self._d.depth
+        depth = self._index.get("depth")
+        if depth is None:
+            depth = self._index["depth"] = _stream.derive_depth(self._d.kind, self._d.level0)
+        return depth
 
     @property
     def dropped(self) -> int:
@@ -193,44 +199,44 @@ class Trace:
         d = self._d
         k = d.kind[i]
         name, shape = self.kind_names[k], self._shapes[k]
-        seg = bisect.bisect_right(self._rows("seg_start"), i) - 1
-        cid = d.seg_code[seg]
+        cid = d.code_id[bisect.bisect_right(d.code_start, i) - 1]
         info = self._codes[cid] if cid >= 0 else UNKNOWN_CODE
         a = d.a[i]
         value = exception = target = func = arg0 = None
         if shape == _stream.JUMPISH:
-            target = d.jump_dest[_find(self._rows("jump_rows"), i)]
+            target = d.jump_dest[_find(self._rows("jump_dest"), i)]
         elif shape == _stream.CALLISH:
-            j = _find(self._rows("call_rows"), i)
+            j = _find(self._rows("call_func"), i)
             func, arg0 = d.values[d.call_func[j]], d.values[d.call_arg0[j]]
         elif shape in _VALUE_FIELD:
-            text = d.values[d.value_ids[_find(self._rows("value_rows"), i)]]
+            text = d.values[d.value_ids[_find(self._rows("value_ids"), i)]]
             if _VALUE_FIELD[shape] == "value":
                 value = text
             else:
                 exception = text
         is_line = shape == _stream.LINE
+        thread = d.thread_idx[bisect.bisect_right(d.thread_start, i) - 1]
         return Event(i, name, info, None if is_line else a, a if is_line else info.line_for(a),
-                     target, func, arg0, value, exception, d.seg_depth[seg],
-                     d.threads[d.seg_thread[seg]], self.time_of(i))
+                     target, func, arg0, value, exception, self.depths()[i],
+                     d.threads[thread], self.time_of(i))
 
     def time_of(self, i: int) -> int | None:
         """ns since the recording started, for frame events; ``None`` for others."""
-        j = _find(self._rows("time_rows"), i)
+        j = _find(self._rows("time_ns"), i)
         return None if j is None else self._d.time_ns[j]
 
-    # -- dense columns, computed on demand ------------------------------------
-    def _per_row(self, seg_column) -> list[int]:
-        """A per-segment column expanded to one value per event (C-level loops)."""
-        return list(chain.from_iterable(map(repeat, seg_column, self._d.seg_len)))
+    def _code_runs(self) -> list[tuple[int, int]]:
+        """(code index, length) of each run of events of one code object."""
+        d = self._d
+        return list(zip(d.code_id, map(sub, [*d.code_start[1:], len(self)], d.code_start)))
 
     def code_ids(self) -> list[int]:
         """The code index (into :meth:`code_infos`) of every event; -1 when unknown."""
-        return self._per_row(self._d.seg_code)
-
-    def depths(self) -> list[int]:
-        """The call depth of every event."""
-        return self._per_row(self._d.seg_depth)
+        ids = self._index.get("code")
+        if ids is None:
+            runs = self._code_runs()
+            ids = self._index["code"] = list(chain.from_iterable(repeat(c, n) for c, n in runs))
+        return ids
 
     def code_infos(self) -> list[CodeInfo]:
         """Every code object the recording watched, by code index."""
@@ -243,7 +249,7 @@ class Trace:
 
     def codes(self) -> list[CodeInfo]:
         """The code objects that produced events, in order of first event."""
-        seen = dict.fromkeys(c for c, n in zip(self._d.seg_code, self._d.seg_len) if n)
+        seen = dict.fromkeys(c for c, n in self._code_runs() if n)
         return [self._codes[c] if c >= 0 else UNKNOWN_CODE for c in seen]
 
     def counts(self) -> dict[CodeInfo, dict[str, int]]:
@@ -325,7 +331,7 @@ class Trace:
             "format": FORMAT, "version": FORMAT_VERSION, "python": self.python,
             "events": self.events, "kinds": list(self.kind_names),
             "codes": [c.to_dict() for c in self._codes], "sources": self.sources,
-            "values": d.values, "threads": d.threads, "dropped": d.dropped,
+            "values": d.values, "threads": d.threads, "dropped": d.dropped, "level0": d.level0,
             "arrays": {name: {"type": getattr(d, name).typecode,
                               "data": getattr(d, name).tolist()} for name in _ARRAYS},
             "truncated": self.truncated, "exception": self.exception_repr,
@@ -344,6 +350,7 @@ class Trace:
             col = doc["arrays"][name]
             setattr(d, name, array(col["type"], col["data"]))
         d.values, d.threads, d.dropped = doc["values"], doc["threads"], doc["dropped"]
+        d.level0 = doc["level0"]
         d.count = len(d.kind)
         return cls(d, kind_names=doc["kinds"], codes=[CodeInfo.from_dict(c) for c in doc["codes"]],
                    sources=doc["sources"], truncated=doc["truncated"],

@@ -11,7 +11,7 @@ a user value is kept.
 
 from __future__ import annotations
 
-import reprlib
+import itertools
 import sys
 import types
 
@@ -31,31 +31,59 @@ class Snapshot(str):
     __slots__ = ()
 
 
-_repr = reprlib.Repr()
-_repr.maxlevel = 3
-_repr.maxstring = 80
-_repr.maxother = MAX_REPR
-_repr.maxlong = 60
-for _attr in ("maxtuple", "maxlist", "maxarray", "maxset", "maxfrozenset", "maxdeque"):
-    setattr(_repr, _attr, 8)
-_repr.maxdict = 6
+#: How much of a container or string a repr shows.
+MAX_ITEMS = 8
+MAX_DEPTH = 3
+MAX_STRING = 80
 
 
-_WALKED = (list, tuple, dict, set, frozenset)
+def _walk(value: object, depth: int) -> str:
+    """A repr of built-in containers and strings that stops early, keeping Python's
+    own order and punctuation (``reprlib`` sorts dicts and sets, which would lie)."""
+    kind = type(value)
+    if kind is str or kind is bytes:
+        if len(value) <= MAX_STRING:
+            return repr(value)
+        return repr(value[:MAX_STRING]) + "..."
+    if kind is int and value.bit_length() > 4000:  # huge ints are slow (or refuse) to print
+        return f"<int of {value.bit_length()} bits>"
+    if kind is dict:
+        if not value:
+            return "{}"
+        if depth >= MAX_DEPTH:
+            return "{...}"
+        items = [f"{_walk(k, depth + 1)}: {_walk(v, depth + 1)}"
+                 for k, v in itertools.islice(value.items(), MAX_ITEMS)]
+        return "{" + ", ".join(items) + (", ..." if len(value) > MAX_ITEMS else "") + "}"
+    if kind in _SEQUENCES:
+        empty, open_, close = _SEQUENCES[kind]
+        if not value:
+            return empty
+        if depth >= MAX_DEPTH:
+            return f"{open_}...{close}"
+        items = [_walk(v, depth + 1) for v in itertools.islice(value, MAX_ITEMS)]
+        more = ", ..." if len(value) > MAX_ITEMS else ""
+        single = "," if kind is tuple and len(value) == 1 else ""
+        return open_ + ", ".join(items) + more + single + close
+    return repr(value)
+
+
+_SEQUENCES = {list: ("[]", "[", "]"), tuple: ("()", "(", ")"), set: ("set()", "{", "}"),
+              frozenset: ("frozenset()", "frozenset({", "})")}
 
 
 def bounded_repr(value: object) -> str:
     """``repr(value)`` cut to :data:`MAX_REPR` characters.
 
-    Built-in containers are cut while they are walked (a list of a million items
-    costs no more than one of ten); other objects use their own ``repr``, which
-    is then cut. A repr that raises is shown as ``<T object; repr failed: E>``
-    rather than breaking the recording.
+    Built-in containers and strings are cut while they are walked (a list of a
+    million items costs no more than one of ten); other objects use their own
+    ``repr``, which is then cut. A repr that raises is shown as
+    ``<T object; repr failed: E>`` rather than breaking the recording.
     """
     if value is MISSING:
         return "MISSING"
     try:
-        text = _repr.repr(value) if isinstance(value, _WALKED) else repr(value)
+        text = _walk(value, 0)
     except Exception as exc:  # a user __repr__ can do anything
         return f"<{type(value).__qualname__} object; repr failed: {type(exc).__name__}>"
     if len(text) > MAX_REPR:
@@ -63,15 +91,24 @@ def bounded_repr(value: object) -> str:
     return text
 
 
+_object_repr = object.__repr__
+
+
 def snapshot(value: object) -> object:
-    """Called on the hot path for a value that is not an atom: freeze it now."""
-    if value is MISSING:
-        return MISSING
+    """Called on the hot path for a value that is not an atom: freeze it now.
+
+    An object whose type keeps ``object.__repr__`` shows only its type and
+    identity, which cannot change: it is kept by reference until the recording
+    ends (a repr with an address costs ~1 µs). So is MISSING.
+    """
+    if value is MISSING or type(value).__repr__ is _object_repr:
+        return value
     return Snapshot(bounded_repr(value))
 
 
 def display(value: object) -> str:
-    """The text shown for a recorded value (an atom or a :class:`Snapshot`)."""
+    """The text shown for a recorded value (an atom, a :class:`Snapshot`, or an object
+    whose repr cannot change)."""
     if type(value) is Snapshot:
         return str(value)
     return bounded_repr(value)
