@@ -427,7 +427,7 @@ class _Session:
 
     # -- cap ---------------------------------------------------------------
     def _watch_cap(self) -> None:
-        """Poll the buffer; once it holds ``max_events`` kept events, switch every event off.
+        """Poll the buffer; once it holds more than ``max_events`` kept events, stop monitoring.
 
         A check inside each callback would cost ~20-25 ns per event; this costs
         nothing per event. Every event is one row of the buffer, so rows are
@@ -442,7 +442,7 @@ class _Session:
             kept = counted = 0
             while not self.done.acquire(timeout=_POLL_SECONDS):
                 rows = len(buf) // width
-                if rows < cap:
+                if rows <= cap:
                     continue
                 if all_kept:
                     kept = rows
@@ -450,7 +450,7 @@ class _Session:
                     kept += _stream.kinds_of(buf[counted * width:rows * width]).translate(
                         keep_kind).count(1)
                     counted = rows
-                if kept >= cap:
+                if kept > cap:  # one event past the cap: certainly truncated
                     self.truncated = True
                     self.stop_monitoring()
                     return

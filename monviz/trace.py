@@ -150,8 +150,12 @@ class Trace:
 
     @property
     def threads(self) -> list[int]:
-        """Thread ids (``threading.get_ident()``) that produced events; the first recorded."""
-        return self._d.threads
+        """Ids (``threading.get_ident()``) of the threads that produced events, the
+        recording thread first."""
+        d = self._d
+        lengths = map(sub, [*d.thread_start[1:], len(self)], d.thread_start)
+        used = dict.fromkeys(t for t, n in zip(d.thread_idx, lengths) if n)
+        return [d.threads[t] for t in sorted(used, key=lambda t: t != 0)]
 
     # -- construction --------------------------------------------------------
     @classmethod
