@@ -38,6 +38,7 @@ that is no longer possible (frame events dropped, or several threads).
 
 from __future__ import annotations
 
+import functools
 from array import array
 from bisect import bisect_right
 from itertools import accumulate, compress, count, repeat
@@ -75,31 +76,48 @@ SHAPES: tuple[int, ...] = tuple(shape(n) for n in KINDS)
 _NONE = -1  # "unknown code"
 
 
-def _table(pred) -> bytes:
-    """A ``bytes.translate`` table: kind -> 1 where ``pred(shape)``, else 0 (markers: 0)."""
-    flags = [1 if pred(s) else 0 for s in SHAPES]
-    return bytes(flags + [0] * (256 - len(flags)))
+class Layout:
+    """``bytes.translate`` tables (kind -> 1 or 0) for one interpreter's kinds.
+
+    Kind numbers depend on the interpreter that recorded (3.14 added events), so
+    a trace loaded from JSON or recorded by another Python brings its own.
+    """
+
+    def __init__(self, kind_names: tuple[str, ...]):
+        shapes = [shape(n) for n in kind_names]
+
+        def table(pred) -> bytes:
+            flags = [1 if pred(s) else 0 for s in shapes]
+            return bytes(flags + [0] * (256 - len(flags)))  # markers and spare kinds: 0
+
+        self.push = table(lambda s: s in (START, THROW))
+        self.pop = table(lambda s: s in (EXIT, UNWIND))
+        self.timed = table(lambda s: s in (START, EXIT, UNWIND))
+        self.jumps = table(lambda s: s == JUMPISH)
+        self.calls = table(lambda s: s == CALLISH)
+        #: rows with an entry in the value table (a return/yield value or an exception)
+        self.values = table(lambda s: s in (EXIT, UNWIND, THROW, EXC, VALUED))
+        #: the rank-ordered tables, with the kinds whose rows they belong to
+        self.tables: dict[str, bytes] = {
+            "jump_dest": self.jumps, "time_ns": self.timed, "value_ids": self.values,
+            "call_func": self.calls, "call_arg0": self.calls}
+
+    @staticmethod
+    @functools.cache
+    def of(kind_names: tuple[str, ...]) -> Layout:
+        return LAYOUT if kind_names == KINDS else Layout(kind_names)
 
 
-PUSH = _table(lambda s: s in (START, THROW))
-POP = _table(lambda s: s in (EXIT, UNWIND))
-TIMED = _table(lambda s: s in (START, EXIT, UNWIND))
-JUMPS = _table(lambda s: s == JUMPISH)
-CALLS = _table(lambda s: s == CALLISH)
-#: rows with an entry in the value table (a return/yield value or an exception)
-VALUES = _table(lambda s: s in (EXIT, UNWIND, THROW, EXC, VALUED))
+LAYOUT = Layout(KINDS)
 _MARKER = bytes(1 if k == THREAD_KIND else 0 for k in range(256))
 _NOT = bytes([1, 0] + [0] * 254)
 
-#: The rank-ordered tables, with the kinds whose rows they belong to.
-TABLES: dict[str, bytes] = {"jump_dest": JUMPS, "time_ns": TIMED, "value_ids": VALUES,
-                            "call_func": CALLS, "call_arg0": CALLS}
 #: Dense per-row arrays.
 DENSE = ("kind", "a", "depth")
 #: Runs: (first rows, values) pairs.
 RUNS = (("code_start", "code_id"), ("thread_start", "thread_idx"))
 #: Every array a packed recording has, in the order they are saved.
-PACKED = (*DENSE, *(name for pair in RUNS for name in pair), *TABLES)
+PACKED = (*DENSE, *(name for pair in RUNS for name in pair), *LAYOUT.tables)
 
 
 class Decoded:
@@ -142,7 +160,7 @@ def kinds_of(buf: list, start_row: int = 0) -> bytes:
     return bytes(buf[start_row * WIDTH::WIDTH])
 
 
-def derive_depth(kind: array | bytes, level0: int = 0) -> list[int]:
+def derive_depth(kind: array | bytes, level0: int = 0, layout: Layout = LAYOUT) -> list[int]:
     """Call depth of every row from the frame events (one thread).
 
     A push (PY_START, PY_RESUME, PY_THROW) is at the depth of the frame it opens;
@@ -150,7 +168,7 @@ def derive_depth(kind: array | bytes, level0: int = 0) -> list[int]:
     ``level0`` frames were open when recording started (a ``with`` block's own).
     """
     kinds = kind.tobytes() if isinstance(kind, array) else kind
-    push, pop = kinds.translate(PUSH), kinds.translate(POP)
+    push, pop = kinds.translate(layout.push), kinds.translate(layout.pop)
     levels = accumulate(map(sub, push, pop), initial=level0)  # open frames before each row
     depth = list(map(sub, map(add, levels, push), repeat(1)))
     if depth and min(depth) < 0:  # pops of frames opened before recording
@@ -191,12 +209,12 @@ def decode(buf: list, *, code_ids: dict[int, int], keep_mask: int, main_thread: 
     def pick(column: list, table: bytes) -> list:
         return list(compress(column, kinds.translate(table)))
 
-    out.jump_dest = pick(b, JUMPS)
-    out.time_ns = list(map(sub, pick(b, TIMED), repeat(t0)))
+    out.jump_dest = pick(b, LAYOUT.jumps)
+    out.time_ns = list(map(sub, pick(b, LAYOUT.timed), repeat(t0)))
     out.values = []
-    out.value_ids = _intern(pick(c, VALUES), out.values)
-    out.call_arg0 = _intern(pick(c, CALLS), out.values)
-    out.call_func = _intern_callables(pick(b, CALLS), out.values)
+    out.value_ids = _intern(pick(c, LAYOUT.values), out.values)
+    out.call_arg0 = _intern(pick(c, LAYOUT.calls), out.values)
+    out.call_func = _intern_callables(pick(b, LAYOUT.calls), out.values)
 
     keep = kinds.translate(bytes([1 if bit & keep_mask else 0 for bit in kind_bits]
                                  + [0] * (256 - len(kind_bits))))
@@ -228,11 +246,12 @@ def _threads(out: Decoded, b: list, main_thread: int) -> None:
             t = idx[seg]
             nxt = starts[seg + 1] if seg + 1 < len(starts) else len(kinds)
         level = levels[t]
-        depth.append(max(level - 1 + PUSH[k], 0))
-        levels[t] = level + PUSH[k] - POP[k]
+        push, pop = LAYOUT.push[k], LAYOUT.pop[k]
+        depth.append(max(level - 1 + push, 0))
+        levels[t] = level + push - pop
 
 
-def drop_rows(out: Decoded, keep: bytes) -> None:
+def drop_rows(out: Decoded, keep: bytes, layout: Layout = LAYOUT) -> None:
     """Remove the rows whose ``keep`` flag is 0 (lists, before packing).
 
     The depth is made explicit first: once frame events are gone it can no
@@ -240,8 +259,8 @@ def drop_rows(out: Decoded, keep: bytes) -> None:
     """
     kinds = bytes(out.kind)
     if not out.depth:
-        out.depth = derive_depth(kinds, out.level0)
-    for name, table in TABLES.items():
+        out.depth = derive_depth(kinds, out.level0, layout)
+    for name, table in layout.tables.items():
         flags = compress(keep, kinds.translate(table))  # keep flags of this table's rows
         setattr(out, name, list(compress(getattr(out, name), flags)))
     before = list(accumulate(keep, initial=0))  # kept rows before each row
@@ -252,10 +271,10 @@ def drop_rows(out: Decoded, keep: bytes) -> None:
     out.kind = bytes(out.kind)
 
 
-def cut(out: Decoded, n: int) -> None:
+def cut(out: Decoded, n: int, layout: Layout = LAYOUT) -> None:
     """Keep the first ``n`` rows (lists, before packing)."""
     head = bytes(out.kind[:n])
-    for name, table in TABLES.items():
+    for name, table in layout.tables.items():
         setattr(out, name, getattr(out, name)[:head.translate(table).count(1)])
     for name in DENSE:
         setattr(out, name, getattr(out, name)[:n])

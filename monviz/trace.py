@@ -125,13 +125,14 @@ class Trace:
         self.python = python or "{}.{}.{}".format(*sys.version_info[:3])
         self.events = list(events)
         self._shapes = [_stream.shape(n) for n in self.kind_names]
+        self._layout = _stream.Layout.of(self.kind_names)
         self._index: dict[str, list[int]] = {}
 
     def _rows(self, name: str) -> list[int]:
         """Row numbers of a rank-ordered table, derived from the kinds once, on first use."""
         rows = self._index.get(name)
         if rows is None:
-            rows = self._index[name] = _stream.rows_for(self._d.kind, _stream.TABLES[name])
+            rows = self._index[name] = _stream.rows_for(self._d.kind, self._layout.tables[name])
         return rows
 
     def depths(self) -> list[int] | array:
@@ -140,7 +141,8 @@ class Trace:
             return self._d.depth
         depth = self._index.get("depth")
         if depth is None:
-            depth = self._index["depth"] = _stream.derive_depth(self._d.kind, self._d.level0)
+            depth = self._index["depth"] = _stream.derive_depth(self._d.kind, self._d.level0,
+                                                                self._layout)
         return depth
 
     @property
@@ -301,7 +303,7 @@ class Trace:
 
     def _subset(self, keep: bytes) -> Trace:
         d = _stream.unpack(self._d)
-        _stream.drop_rows(d, keep)
+        _stream.drop_rows(d, keep, self._layout)
         _stream.pack(d)
         return self._with(d)
 
@@ -313,7 +315,7 @@ class Trace:
         if n == len(self):
             return self
         d = _stream.unpack(self._d)
-        _stream.cut(d, n)
+        _stream.cut(d, n, self._layout)
         _stream.pack(d)
         return self._with(d)
 

@@ -1,0 +1,92 @@
+"""``python -m monviz``: record a file, or compare its events across Python versions.
+
+    python -m monviz record FILE.py [--events NAMES] [--json] [--scope user|all]
+    python -m monviz compare FILE.py [--versions 3.12,3.13,3.14,3.15] [--events NAMES]
+    python -m monviz events
+
+``FILE`` may be ``-`` for standard input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import events as catalogue
+from .errors import MonvizError
+
+
+def _read(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def _record(args: argparse.Namespace) -> int:
+    from .recorder import record
+
+    source = _read(args.file)
+    filename = args.filename or ("<stdin>" if args.file == "-" else args.file)
+    trace = record(source, args.events, filename=filename, scope=args.scope,
+                   max_events=args.max_events)
+    if args.json:
+        sys.stdout.write(trace.to_json())
+        return 0
+    for ev in trace:
+        detail = next((x for x in (ev.target, ev.callable, ev.value, ev.exception)
+                       if x is not None), "")
+        if ev.callable is not None:
+            detail = f"{ev.callable}({ev.arg0})"
+        print(f"{ev.index:>6} {'  ' * ev.depth}{ev.event:<17} {ev.code.qualname}:{ev.line} "
+              f"{'' if ev.offset is None else '@' + str(ev.offset)} {detail}".rstrip())
+    print(repr(trace))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .compare import compare
+
+    versions = [v.strip() for v in args.versions.split(",") if v.strip()]
+    result = compare(_read(args.file), versions, args.events)
+    print(result.to_text(only_differences=args.differences))
+    return 0
+
+
+def _events(args: argparse.Namespace) -> int:
+    for row in catalogue.describe():
+        print(f"{row['event']:<18} {row['bit']:>7}  {row['kind']:<9} "
+              f"{'DISABLE ok' if row['DISABLE'] else '          '}  {row['callback']}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m monviz", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    rec = sub.add_parser("record", help="record a file and print its events")
+    rec.add_argument("file", help="a Python file, or - for standard input")
+    rec.add_argument("--events", "-e", default=None, help="event names or groups (default: all "
+                     "but INSTRUCTION)")
+    rec.add_argument("--json", action="store_true", help="print the trace as JSON")
+    rec.add_argument("--scope", default="user", choices=("user", "all"))
+    rec.add_argument("--max-events", type=int, default=1_000_000)
+    rec.add_argument("--filename", default=None, help="the file name the code is compiled under")
+    rec.set_defaults(run=_record)
+    cmp_ = sub.add_parser("compare", help="record a file under several Python versions")
+    cmp_.add_argument("file", help="a Python file, or - for standard input")
+    cmp_.add_argument("--versions", default="3.12,3.13,3.14,3.15")
+    cmp_.add_argument("--events", "-e", default=None)
+    cmp_.add_argument("--differences", action="store_true", help="only the rows that differ")
+    cmp_.set_defaults(run=_compare)
+    ev = sub.add_parser("events", help="list the events of this Python")
+    ev.set_defaults(run=_events)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except MonvizError as exc:
+        print(f"monviz: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
