@@ -5,7 +5,9 @@ slots — one C call, and no per-event object for the cyclic GC to walk::
 
     kind, code, a, b, c
 
-``kind`` is the event's index in :data:`KINDS`; ``code`` is the code object the
+``kind`` is the event's index in :data:`KINDS` (plus, once a second thread
+runs recorded code, the thread's index times 256, so that an event and its
+thread are written in one atomic ``extend``); ``code`` is the code object the
 callback received (kept by reference, so nothing is looked up on the hot path);
 the meaning of ``a``, ``b`` and ``c`` depends on the event's *shape*::
 
@@ -20,7 +22,6 @@ the meaning of ``a``, ``b`` and ``c`` depends on the event's *shape*::
     CALLISH   CALL, C_RETURN, C_RAISE         offset    callable   arg0
     JUMPISH   JUMP, BRANCH(_LEFT/_RIGHT)      offset    dest       0
     BARE      INSTRUCTION (and unknown)       offset    0          0
-    (marker)  a switch to another thread      0         thread id  0
 
 Fixed width makes decoding a handful of C-level passes: each slot is a column
 (``buf[k::5]``), and ``bytes.translate``, ``itertools.compress`` and ``map``
@@ -42,7 +43,7 @@ import functools
 from array import array
 from bisect import bisect_right
 from itertools import accumulate, compress, count, repeat
-from operator import add, is_, sub
+from operator import add, and_, is_, ne, rshift, sub
 
 from .events import CATALOGUE
 from .values import Snapshot, describe_callable, display
@@ -50,8 +51,9 @@ from .values import Snapshot, describe_callable, display
 #: Event names in kind order; an event's kind is its index here.
 KINDS: tuple[str, ...] = tuple(CATALOGUE)
 KIND: dict[str, int] = {name: k for k, name in enumerate(KINDS)}
-THREAD_KIND = len(KINDS)  # the thread-switch marker
 WIDTH = 5
+#: ``kind + (thread index << THREAD_SHIFT)`` is written when several threads record.
+THREAD_SHIFT = 8
 
 LINE, START, EXIT, UNWIND, THROW, EXC, CALLISH, JUMPISH, VALUED, BARE = range(10)
 _SHAPE_OF = {
@@ -109,7 +111,6 @@ class Layout:
 
 
 LAYOUT = Layout(KINDS)
-_MARKER = bytes(1 if k == THREAD_KIND else 0 for k in range(256))
 _NOT = bytes([1, 0] + [0] * 254)
 
 #: Dense per-row arrays.
@@ -155,9 +156,10 @@ def rows_for(kind: array | bytes, table: bytes) -> list[int]:
     return list(compress(count(), kinds.translate(table)))
 
 
-def kinds_of(buf: list, start_row: int = 0) -> bytes:
-    """The kind of every row from ``start_row`` (markers included)."""
-    return bytes(buf[start_row * WIDTH::WIDTH])
+def kinds_of(buf: list, start_row: int = 0, threaded: bool = False) -> bytes:
+    """The kind of every row from ``start_row`` (thread bits masked off when ``threaded``)."""
+    first = buf[start_row * WIDTH::WIDTH]
+    return bytes(map(and_, first, repeat(255)) if threaded else first)
 
 
 def derive_depth(kind: array | bytes, level0: int = 0, layout: Layout = LAYOUT) -> list[int]:
@@ -176,12 +178,13 @@ def derive_depth(kind: array | bytes, level0: int = 0, layout: Layout = LAYOUT) 
     return depth
 
 
-def decode(buf: list, *, code_ids: dict[int, int], keep_mask: int, main_thread: int, t0: int,
-           max_events: int, kind_bits: list[int], level0: int = 0,
+def decode(buf: list, *, code_ids: dict[int, int], keep_mask: int, threads: list[int],
+           t0: int, max_events: int, kind_bits: list[int], level0: int = 0,
            a_bound: int | None = None) -> Decoded:
     """Turn the raw stream into a packed :class:`Decoded`, keeping the events asked for.
 
-    ``code_ids`` maps ``id(code)`` to the code's index; ``keep_mask`` is the
+    ``code_ids`` maps ``id(code)`` to the code's index; ``threads`` are the
+    thread ids by thread index (the recording thread first); ``keep_mask`` is the
     user's event bit set (the recorder also enables frame events it needs; those
     rows are dropped here unless asked for). At most ``max_events`` rows are
     kept; the rest are counted in ``dropped``. ``a_bound`` bounds offsets and
@@ -190,7 +193,8 @@ def decode(buf: list, *, code_ids: dict[int, int], keep_mask: int, main_thread: 
     rows = len(buf) // WIDTH
     del buf[rows * WIDTH:]
     out = Decoded()
-    kinds = out.kind = kinds_of(buf)
+    threaded = len(threads) > 1
+    kinds = out.kind = kinds_of(buf, threaded=threaded)
     b, c = buf[3::WIDTH], buf[4::WIDTH]
     codes = buf[1::WIDTH]
     # a run of one code object ends where a row's code is not the previous row's
@@ -201,10 +205,10 @@ def decode(buf: list, *, code_ids: dict[int, int], keep_mask: int, main_thread: 
     out.a = buf[2::WIDTH]
     out.level0 = level0
     out.depth = []
-    out.threads = [main_thread]
+    out.threads = list(threads)
     out.thread_start, out.thread_idx = [0], [0]
-    if kinds.count(THREAD_KIND):
-        _threads(out, b, main_thread)
+    if threaded:
+        _threads(out, list(map(rshift, buf[0::WIDTH], repeat(THREAD_SHIFT))))
 
     def pick(column: list, table: bytes) -> list:
         return list(compress(column, kinds.translate(table)))
@@ -227,28 +231,19 @@ def decode(buf: list, *, code_ids: dict[int, int], keep_mask: int, main_thread: 
     return out
 
 
-def _threads(out: Decoded, b: list, main_thread: int) -> None:
-    """Thread segments from the switch markers, and the depth per thread (rare: a loop)."""
-    kinds = out.kind
-    ids = {main_thread: 0}
-    for row in rows_for(kinds, _MARKER):
-        out.thread_start.append(row)
-        out.thread_idx.append(ids.setdefault(b[row], len(ids)))
-    out.threads = list(ids)
-    levels = [0] * len(ids)
+def _threads(out: Decoded, thread_of_row: list[int]) -> None:
+    """Runs of rows of one thread, and the depth per thread (rare: a Python loop)."""
+    change = bytes(map(ne, thread_of_row[1:], thread_of_row[:-1]))
+    out.thread_start = [0, *compress(count(1), change)] if thread_of_row else [0]
+    out.thread_idx = list(map(thread_of_row.__getitem__, out.thread_start)) or [0]
+    levels = [0] * len(out.threads)
     levels[0] = out.level0
     depth = out.depth = []
-    starts, idx = out.thread_start, out.thread_idx
-    seg, nxt, t = 0, (starts[1] if len(starts) > 1 else len(kinds)), 0
-    for row, k in enumerate(kinds):
-        while row >= nxt:
-            seg += 1
-            t = idx[seg]
-            nxt = starts[seg + 1] if seg + 1 < len(starts) else len(kinds)
+    push, pop = LAYOUT.push, LAYOUT.pop
+    for k, t in zip(out.kind, thread_of_row):
         level = levels[t]
-        push, pop = LAYOUT.push[k], LAYOUT.pop[k]
-        depth.append(max(level - 1 + push, 0))
-        levels[t] = level + push - pop
+        depth.append(max(level - 1 + push[k], 0))
+        levels[t] = level + push[k] - pop[k]
 
 
 def drop_rows(out: Decoded, keep: bytes, layout: Layout = LAYOUT) -> None:

@@ -108,9 +108,11 @@ def _build() -> dict[str, EventInfo]:
             args=args,
             kind=kind,
             local=local,
-            # DISABLE works for local events; for C_RETURN/C_RAISE and the global
-            # exception events it raises ValueError("Cannot disable ... events").
-            can_disable=kind == LOCAL,
+            # DISABLE works for local events; for C_RETURN/C_RAISE and (before 3.15)
+            # the exception events it raises ValueError("Cannot disable ... events").
+            # 3.15 lets the exception events be local, and DISABLE no longer raises
+            # for them (from a local callback it turns the event off for the code).
+            can_disable=kind == LOCAL or (kind == OTHER and versions.EXCEPTION_EVENTS_LOCAL),
             since=versions.EVENT_SINCE.get(name, (3, 12)),
             meaning=meaning,
             deprecated=name in versions.DEPRECATED_ALIASES,

@@ -182,7 +182,9 @@ class _Session:
         self.truncated = False
         self.lock = threading.RLock()
         self.tid = threading.get_ident()
-        self.cur_thread = [self.tid]
+        #: thread id -> index << THREAD_SHIFT; the recording thread is 0
+        self.thread_index: dict[int, int] = {self.tid: 0}
+        self.thread_ids: list[int] = [self.tid]
         self.exc_cache: list = [None, None, None]
         # The watchdog runs no Python code but monviz's own (which is never
         # recorded): a raw thread and raw locks, not threading.Thread/Event, whose
@@ -246,15 +248,22 @@ class _Session:
         return False
 
     def watch(self, code: CodeType) -> int:
-        """Give ``code`` an id and its local events (once)."""
+        """Give ``code`` an id and its local events (once).
+
+        The id is published last: a callback in another thread that finds it
+        must also find the code's events already on, or that thread would run
+        the code unrecorded.
+        """
         cid = self.ids.get(id(code))
         if cid is None:
-            cid = len(self.codes)
-            self.codes.append(code)
-            self.ids[id(code)] = cid
             with self.lock:
-                if not self.stopped:
-                    mon.set_local_events(self.tool, code, self.local_bits)
+                cid = self.ids.get(id(code))
+                if cid is None:
+                    if not self.stopped:
+                        mon.set_local_events(self.tool, code, self.local_bits)
+                    cid = len(self.codes)
+                    self.codes.append(code)
+                    self.ids[id(code)] = cid
         return cid
 
     # -- callbacks ---------------------------------------------------------
@@ -344,37 +353,42 @@ class _Session:
         made = {name: on_line if name == "LINE" else factories[_stream.shape(name)](k)
                 for k, name in enumerate(_stream.KINDS)}
         if threaded:
-            made = {name: self._thread_marking(func, len(_E[name].args) + 1)
+            made = {name: self._thread_aware(func, len(_E[name].args) + 1, _stream.KIND[name])
                     for name, func in made.items()}
         return made
 
-    def _thread_marking(self, func: Callable, nargs: int) -> Callable:
-        """Wrap a callback so that a change of thread is written before its event."""
-        e, g, cur, T = self.buf.extend, threading.get_ident, self.cur_thread, _stream.THREAD_KIND
-        if nargs == 2:
-            def marked2(code, x, func=func, e=e, g=g, cur=cur):
-                t = g()
-                if t != cur[0]:
-                    cur[0] = t
-                    e((T, None, 0, t, 0))
-                return func(code, x)
-            return marked2
-        if nargs == 3:
-            def marked3(code, x, y, func=func, e=e, g=g, cur=cur):
-                t = g()
-                if t != cur[0]:
-                    cur[0] = t
-                    e((T, None, 0, t, 0))
-                return func(code, x, y)
-            return marked3
+    def thread_bits(self) -> int:
+        """This thread's index, shifted into the kind slot (a new thread gets the next one)."""
+        tid = threading.get_ident()
+        with self.lock:
+            bits = self.thread_index.get(tid)
+            if bits is None:
+                bits = self.thread_index[tid] = len(self.thread_ids) << _stream.THREAD_SHIFT
+                self.thread_ids.append(tid)
+        return bits
 
-        def marked4(code, x, y, z, func=func, e=e, g=g, cur=cur):
-            t = g()
-            if t != cur[0]:
-                cur[0] = t
-                e((T, None, 0, t, 0))
-            return func(code, x, y, z)
-        return marked4
+    def _thread_aware(self, func: Callable, nargs: int, kind: int) -> Callable:
+        """Wrap a callback so that its kind carries the thread: still one ``extend`` per event.
+
+        (A separate "thread switch" row would not do: another thread can run
+        between two writes.)
+        """
+        index, g, new = self.thread_index, threading.get_ident, self.thread_bits
+        if nargs == 2:
+            def threaded2(code, x, func=func, index=index, g=g, new=new, K=kind):
+                bits = index.get(g())
+                return func(code, x, K=K | (new() if bits is None else bits))
+            return threaded2
+        if nargs == 3:
+            def threaded3(code, x, y, func=func, index=index, g=g, new=new, K=kind):
+                bits = index.get(g())
+                return func(code, x, y, K=K | (new() if bits is None else bits))
+            return threaded3
+
+        def threaded4(code, x, y, z, func=func, index=index, g=g, new=new, K=kind):
+            bits = index.get(g())
+            return func(code, x, y, z, K=K | (new() if bits is None else bits))
+        return threaded4
 
     def slow_frame(self, code: CodeType, off: int, kind: int, exc: object):
         """A frame starts in code not seen yet, or in another thread: decide, then record.
@@ -382,7 +396,7 @@ class _Session:
         Out-of-scope code returns DISABLE (never again at this location for this
         tool) except for PY_THROW, which cannot be disabled.
         """
-        throw = kind == _stream.KIND["PY_THROW"]
+        throw = kind & 255 == _stream.KIND["PY_THROW"]
         if id(code) not in self.ids:
             if not self.in_scope(code):
                 if throw:
@@ -392,8 +406,10 @@ class _Session:
             self.watch(code)
         if self.stopped:
             return None
-        if not self.threaded and threading.get_ident() != self.tid:
-            self.go_threaded()
+        if threading.get_ident() != self.tid:
+            if not self.threaded:
+                self.go_threaded()
+            kind = (kind & 255) | self.thread_bits()
         if throw:
             self.buf.extend((kind, code, off, 0, self.snap_exception(exc)))
         else:
@@ -401,15 +417,22 @@ class _Session:
         return None
 
     def go_threaded(self) -> None:
-        """A second thread runs watched code: from now on, write thread switches."""
+        """A second thread runs watched code: from now on, every event carries its thread.
+
+        Until every callback is replaced, another thread's event could reach a
+        callback that does not look at threads; so no thread switch is allowed
+        meanwhile (the switch interval is raised for those few C calls).
+        """
         with self.lock:
             if self.threaded or self.stopped:
                 return
-            self.threaded = True
-            self._register(True)
-            t = threading.get_ident()
-            self.cur_thread[0] = t
-            self.buf.extend((_stream.THREAD_KIND, None, 0, t, 0))
+            interval = sys.getswitchinterval()
+            sys.setswitchinterval(1e6)
+            try:
+                self._register(True)
+                self.threaded = True
+            finally:
+                sys.setswitchinterval(interval)
 
     def snap_exception(self, exc: BaseException) -> Snapshot:
         """The exception's repr when the event happened.
@@ -447,8 +470,8 @@ class _Session:
                 if all_kept:
                     kept = rows
                 else:
-                    kept += _stream.kinds_of(buf[counted * width:rows * width]).translate(
-                        keep_kind).count(1)
+                    kept += _stream.kinds_of(buf[counted * width:rows * width],
+                                             threaded=self.threaded).translate(keep_kind).count(1)
                     counted = rows
                 if kept > cap:  # one event past the cap: certainly truncated
                     self.truncated = True
@@ -511,7 +534,7 @@ class _Session:
         a_bound = max((max(len(c.co_code), max((ln or 0 for _, _, ln in c.co_lines()), default=0))
                        for c in self.codes), default=0)
         data = _stream.decode(
-            self.buf, code_ids=self.ids, keep_mask=self.requested, main_thread=self.tid,
+            self.buf, code_ids=self.ids, keep_mask=self.requested, threads=self.thread_ids,
             t0=self.t0, max_events=self.max_events,
             kind_bits=[_E[name].bit for name in _stream.KINDS], level0=self.level0,
             a_bound=a_bound,

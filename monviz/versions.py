@@ -40,6 +40,11 @@ EVENT_SINCE: dict[str, tuple[int, int]] = {
     "BRANCH_RIGHT": (3, 14),
 }
 
+#: The events that report conditional branches: BRANCH, or its two halves on 3.14+.
+BRANCH_EVENTS: tuple[str, ...] = (
+    ("BRANCH_LEFT", "BRANCH_RIGHT") if HAS_BRANCH_LEFT_RIGHT else ("BRANCH",)
+)
+
 #: Events that still exist but are deprecated on this interpreter, with what
 #: replaces them. On 3.14+ enabling BRANCH enables BRANCH_LEFT|BRANCH_RIGHT.
 DEPRECATED_ALIASES: dict[str, tuple[str, ...]] = (

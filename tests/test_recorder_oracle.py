@@ -36,8 +36,11 @@ from raw_recorder import EVENTS, RawRecorder
 
 import monviz
 from monviz.events import CATALOGUE
+from monviz.versions import BRANCH_EVENTS
 
 MONVIZ_TOOL, ORACLE_TOOL = 4, 3
+#: BRANCH, or BRANCH_LEFT and BRANCH_RIGHT on 3.14+ (where BRANCH is their deprecated alias)
+BRANCHES = list(BRANCH_EVENTS)
 ALL = [name for name, info in CATALOGUE.items() if not info.deprecated]
 FRAME_EVENTS = ("PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD", "PY_UNWIND", "PY_THROW")
 TIMED = {"PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD", "PY_UNWIND"}
@@ -578,9 +581,9 @@ def test_one_event_alone_matches_the_oracle_in_every_program(event):
 
 
 @pytest.mark.parametrize("events", [
-    ["LINE", "BRANCH", "JUMP"],
+    ["LINE", *BRANCHES, "JUMP"],
     ["STOP_ITERATION"],
-    ["STOP_ITERATION", "BRANCH"],
+    ["STOP_ITERATION", *BRANCHES],
     ["CALL", "C_RETURN", "C_RAISE"],
     ["RAISE", "RERAISE", "EXCEPTION_HANDLED", "PY_UNWIND", "PY_THROW"],
     ["PY_YIELD", "PY_RESUME", "LINE"],
@@ -606,7 +609,7 @@ def test_stop_iteration_depends_on_the_events_enabled():
     The programs above really reach both cases, so the oracle comparisons cover them.
     """
     alone, _ = record_both("for_over_generators", ["STOP_ITERATION", "RAISE"])
-    with_branch, _ = record_both("for_over_generators", ["STOP_ITERATION", "RAISE", "BRANCH"])
+    with_branch, _ = record_both("for_over_generators", ["STOP_ITERATION", "RAISE", *BRANCHES])
     assert "STOP_ITERATION" in {e.event for e in alone if e.code.qualname == "main"}
     assert "STOP_ITERATION" not in {e.event for e in with_branch if e.code.qualname == "main"}
     assert any(e.event == "RAISE" and "StopIteration('done')" in e.exception
