@@ -3,6 +3,9 @@
 #   .venv       main venv, Python 3.13 when there is one (tools/find-python any)
 #   .venv-3.12  secondary venv for the 3.12 test run (skipped with a note if no 3.12;
 #               required when CI=true)
+#   .chroot/    Debian sid chroot with Python 3.14 and 3.15 for their unit-test runs
+#               (tools/sid-python; needs root; skipped with a note when unavailable;
+#               required when CI=true)
 #
 # Each recipe is one bash script (.ONESHELL) run with -euo pipefail, so a failing
 # pipe such as `pip ... | sed` still fails the target.
@@ -28,6 +31,9 @@ export DEBIAN_FRONTEND := noninteractive
 # sed (unlike grep -v) exits 0 when nothing is left; pipefail keeps pip's own exit code.
 PIP_FILTER := sed -u "/^WARNING: Location '.*' is ignored: it is neither a file nor a directory/d"
 
+SIDPY      := tools/sid-python
+NEWER      := 3.14 3.15
+NEWER_TXT  := $(subst $() ,/,$(NEWER))
 NBVAL_ARGS := --nbval --nbval-current-env --nbval-sanitize-with tutorials/nbval_sanitize.cfg
 UNIT_ONLY  := not notebook and not browser
 
@@ -84,13 +90,53 @@ if [ $${#pkgs[@]} -gt 0 ]; then
 fi
 endef
 
+# $(call run-newer): the unit tests on each of $(NEWER) in the sid chroot, appending to the
+# recipe's `failed` array. Unavailable (not root, no mirror...): a note, or a failure when CI=true.
+define run-newer
+if ! why=$$($(SIDPY) available 2>&1); then
+  if [ "$${CI:-}" = true ]; then
+    echo "== CI=true requires the Python $(NEWER_TXT) runs: $${why#sid-python: } =="
+    failed+=("Python $(NEWER_TXT) (unavailable)")
+  else
+    echo "note: skipping Python $(NEWER_TXT): $${why#sid-python: }"
+  fi
+elif ! $(SIDPY) setup; then
+  failed+=("sid chroot set-up for Python $(NEWER_TXT)")
+else
+  for v in $(NEWER); do
+    full=$$($(SIDPY) run $$v -- python -c 'import platform; print(platform.python_version())') || full=$$v
+    echo "== tests on Python $$full ($(UNIT_ONLY)) =="
+    $(SIDPY) run $$v -- python -m pytest tests -m "$(UNIT_ONLY)" -p no:cacheprovider \
+      || failed+=("tests on $$full")
+  done
+fi
+endef
+
+# Ctrl-C: pytest catches it and exits 2, which alone would count as one failed step and go on
+# to the next run; this trap (run once that step has ended) stops the whole recipe instead.
+stop-on-ctrl-c := trap 'echo "== interrupted =="; exit 130' INT
+
+# $(call report-failed): end a recipe that collected `failed` steps.
+define report-failed
+if [ $${#failed[@]} -gt 0 ]; then
+  echo "== FAILED: $$(IFS=,; echo "$${failed[*]}" | sed 's/,/, /g') =="
+  exit 1
+fi
+echo "== all passed =="
+endef
+
 # ---------------------------------------------------------------------------------------
-.PHONY: setup system-deps need-dot test test-fast lab bench lint clean help
+.PHONY: setup sid-setup system-deps need-dot test test-newer test-fast lab bench lint clean clean-chroot help
 
 # The three parts are independent; building them in parallel halves a fresh set-up
 # (~65 s instead of ~150 s here). Later runs find everything up to date in well under a second.
-setup: ## apt graphviz+chromium, .venv (3.13) and .venv-3.12
-	@$(MAKE) -s -j3 system-deps $(STAMP) $(STAMP312)
+setup: ## apt graphviz+chromium, .venv (3.13), .venv-3.12 and the 3.14/3.15 sid chroot
+	@$(MAKE) -s -j4 system-deps $(STAMP) $(STAMP312) sid-setup
+
+# The sid chroot for 3.14/3.15 is built here, with the venvs, so that the 3.13 run's
+# monviz.compare tests find it ready. Where it cannot be had, `make test` says so.
+sid-setup:
+	@if $(SIDPY) available >/dev/null 2>&1; then $(SIDPY) setup; fi
 
 # Graphviz's dot renders graphs; chromium is for the browser tests (never `playwright install`).
 system-deps:
@@ -119,8 +165,9 @@ $(STAMP312): pyproject.toml
 
 # ---------------------------------------------------------------------------------------
 # Runs every step even after a failure, then exits 1 naming the failed ones.
-test: setup ## ruff, whole suite + tutorials (nbval) on 3.13, unit tests on 3.12
-	@failed=()
+test: setup ## ruff, whole suite + tutorials (nbval) on 3.13, unit tests on 3.12, 3.14, 3.15
+	@$(stop-on-ctrl-c)
+	failed=()
 	echo "== ruff check =="
 	$(VENV)/bin/ruff check . || failed+=(ruff)
 	main=$$($(VENV)/bin/python -c 'import platform; print(platform.python_version())')
@@ -139,11 +186,16 @@ test: setup ## ruff, whole suite + tutorials (nbval) on 3.13, unit tests on 3.12
 	  echo "== tests on Python $$v ($(UNIT_ONLY)) =="
 	  $(VENV312)/bin/python -m pytest tests -m "$(UNIT_ONLY)" || failed+=("tests on $$v")
 	fi
-	if [ $${#failed[@]} -gt 0 ]; then
-	  echo "== FAILED: $$(IFS=,; echo "$${failed[*]}" | sed 's/,/, /g') =="
-	  exit 1
-	fi
-	echo "== all passed =="
+	$(call run-newer)
+	$(call report-failed)
+
+# Python 3.14 and 3.15 come from a Debian sid chroot cached in .chroot/ (~1 min the first
+# time, then seconds). `tools/sid-python shell 3.15` opens a shell there.
+test-newer: ## unit tests on Python 3.14 and 3.15 (sid chroot, root only)
+	@$(stop-on-ctrl-c)
+	failed=()
+	$(call run-newer)
+	$(call report-failed)
 
 test-fast: $(STAMP) need-dot ## unit tests only, main venv only (no notebook/browser/slow)
 	@$(VENV)/bin/python -m pytest tests -m "$(UNIT_ONLY) and not slow"
@@ -159,6 +211,11 @@ lab: $(STAMP) need-dot ## JupyterLab on tutorials/ at 127.0.0.1
 bench: $(STAMP) need-dot ## run benchmarks/record.py
 	@$(VENV)/bin/python benchmarks/record.py
 
+# .chroot/ (~0.45 GB, ~1 min to rebuild) is kept by `make clean`; this removes it, refusing
+# while a run is using it or anything is mounted in it.
+clean-chroot: ## remove the Python 3.14/3.15 sid chroot (.chroot/)
+	@$(SIDPY) clean
+
 clean: ## remove venvs, caches and build output
 	@rm -rf $(VENV) $(VENV312) .pytest_cache .ruff_cache .hypothesis build dist \
 	  .coverage .coverage.* htmlcov test-artifacts *.egg-info
@@ -168,4 +225,4 @@ clean: ## remove venvs, caches and build output
 help: ## list targets
 	@echo "usage: make [target]   (default: setup)"
 	grep -E '^[a-z0-9.-]+:.*## ' $(firstword $(MAKEFILE_LIST)) \
-	  | sed -E 's/^([a-z0-9.-]+):.*## (.*)/  \1\t\2/' | expand -t 14
+	  | sed -E 's/^([a-z0-9.-]+):.*## (.*)/  \1\t\2/' | expand -t 16
