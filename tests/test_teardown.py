@@ -55,6 +55,8 @@ def interrupted_by_signal():
     return "not reached"
 
 
+pytestmark = pytest.mark.usefixtures("default_sigint")
+
 SOURCE = textwrap.dedent("""
     def helper(n):
         return [n] * n
