@@ -47,7 +47,7 @@ from .errors import (
 )
 from .scope import ScopeFilter, check_scope
 from .values import ATOMS, Snapshot, bounded_repr, snapshot
-from .versions import FREE_TOOL_ID_CANDIDATES, RESERVED_TOOL_IDS
+from .versions import FREE_TOOL_ID_CANDIDATES, RESERVED_TOOL_IDS, clear_tool
 
 mon = sys.monitoring
 _E = catalogue.CATALOGUE
@@ -498,7 +498,8 @@ class _Session:
         global _active
         try:
             if self.tool is not None:
-                for bit in self.registered:
+                clear_tool(self.tool)  # 3.14+: events and callbacks in one call
+                for bit in self.registered:  # 3.12/3.13 have no clear_tool_id
                     mon.register_callback(self.tool, bit, None)
                 mon.free_tool_id(self.tool)
                 if self.disabled:
