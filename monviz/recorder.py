@@ -29,6 +29,7 @@ from __future__ import annotations
 import _thread
 import contextlib
 import itertools
+import linecache
 import signal
 import sys
 import threading
@@ -612,6 +613,8 @@ def _prepare(target: object, namespace: dict | None, filename: str | None):
             err.lineno, err.offset, err.text = exc.lineno, exc.offset, exc.text
             err.filename = filename
             raise err from None
+        # like IPython does for cells: tracebacks, and graphs of this code, can show its source
+        linecache.cache[filename] = (len(target), None, target.splitlines(True), filename)
         ns = {"__name__": "__main__"} if namespace is None else namespace
         if not isinstance(ns, dict):
             raise InvalidArgumentError(f"namespace must be a dict, not {type(ns).__name__}")

@@ -1,0 +1,175 @@
+"""Draw a control-flow graph with Graphviz: DOT, SVG, and notebook display.
+
+Two readings: the *source* view (default, for teaching) labels each block with
+its source lines; the *bytecode* view lists its instructions with offsets.
+With an overlay, edges taken at least once are solid, coloured by kind,
+labelled with their count and thicker the more they ran (log scale); edges
+never taken are dashed grey; blocks that never ran are greyed. Every label is
+an HTML-like Graphviz label built from escaped text, so source code with
+``<``, ``&``, quotes or braces draws as written.
+"""
+
+from __future__ import annotations
+
+import html
+import linecache
+import math
+from typing import TYPE_CHECKING
+
+import graphviz
+
+from ..errors import MonvizError
+
+if TYPE_CHECKING:
+    from ..cfg import Block, ControlFlowGraph, Edge, Overlay
+
+VIEWS = ("source", "bytecode")
+
+#: Edge colours by kind (and branch direction), shared with the legend.
+COLOURS = {
+    "fallthrough": "#555555",
+    "jump": "#1f77b4",
+    "branch": "#2ca02c",  # taken / left
+    "branch-other": "#ff7f0e",  # not taken / right
+    "exception": "#d62728",
+}
+NEVER = "#b0b0b0"
+MAX_LINE = 60  # characters of source shown per line
+
+
+class MissingGraphviz(MonvizError):
+    """Graphviz's ``dot`` program is needed to lay out the graph and is not installed."""
+
+
+INSTALL_HINT = ("Graphviz's 'dot' program is not installed, so the graph cannot be drawn: "
+                "install it (Debian/Ubuntu: apt-get install graphviz; macOS: brew install "
+                "graphviz); to_dot() still works without it")
+
+
+def _esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _source_line(graph: ControlFlowGraph, line: int, sources: dict[str, str] | None) -> str:
+    filename = graph.code.co_filename
+    text = None
+    if sources and filename in sources:
+        lines = sources[filename].splitlines()
+        if 0 < line <= len(lines):
+            text = lines[line - 1]
+    if text is None:
+        text = linecache.getline(filename, line).rstrip("\n")
+    text = text.strip()
+    return text if len(text) <= MAX_LINE else text[: MAX_LINE - 1] + "…"
+
+
+def _edge_colour(edge: Edge) -> str:
+    if edge.kind == "branch" and edge.label in ("not taken", "right"):
+        return COLOURS["branch-other"]
+    return COLOURS[edge.kind]
+
+
+def block_label(graph: ControlFlowGraph, block: Block, view: str,
+                sources: dict[str, str] | None = None, visits: int | None = None) -> str:
+    """An HTML-like label: a header row, then one left-aligned row per line or instruction."""
+    rows = []
+    if view == "bytecode":
+        for ins in block.instructions:
+            arg = f" {ins.argrepr}" if ins.argrepr else ""
+            rows.append(f"{ins.offset:>4} {ins.opname}{arg}")
+    else:
+        for line in block.lines:
+            rows.append(f"{line:>4}  {_source_line(graph, line, sources)}")
+        if not rows:  # compiler plumbing with no line (cleanup handlers)
+            rows.append(f"@{block.start}  (no source line)")
+    head = f"block {block.id} · @{block.start}–{block.end}"
+    if visits is not None:
+        head += f" · ran {visits}×"
+    cells = "".join(f'<TR><TD ALIGN="LEFT" BALIGN="LEFT">{_esc(r)}</TD></TR>' for r in rows)
+    return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2">'
+            f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="9" COLOR="#777777">{_esc(head)}</FONT>'
+            f"</TD></TR>{cells}</TABLE>>")
+
+
+def to_dot(graph: ControlFlowGraph, overlay: Overlay | None = None, view: str = "source",
+           sources: dict[str, str] | None = None, legend: bool = True) -> graphviz.Digraph:
+    """The graph (and its overlay's counts) as a ``graphviz.Digraph``; needs no ``dot``."""
+    if view not in VIEWS:
+        raise MonvizError(f"view must be one of {', '.join(map(repr, VIEWS))}, not {view!r}")
+    dot = graphviz.Digraph(name=graph.qualname)
+    dot.attr(rankdir="TB", fontname="Helvetica", labelloc="t",
+             label=f"<<B>{_esc(graph.qualname)}</B>>")
+    dot.attr("node", shape="box", style="rounded,filled", fillcolor="#ffffff",
+             fontname="DejaVu Sans Mono", fontsize="10")
+    dot.attr("edge", fontname="Helvetica", fontsize="9")
+    for block in graph.blocks:
+        visits = overlay.block_visits.get(block.id, 0) if overlay is not None else None
+        attrs = {"label": block_label(graph, block, view, sources, visits)}
+        if overlay is not None and not visits:
+            attrs.update(fillcolor="#eeeeee", color=NEVER, fontcolor="#999999")
+        if block.exit:
+            attrs["peripheries"] = "2"
+        dot.node(f"b{block.id}", **attrs)
+        if block.entry:
+            dot.node("entry", "entry", shape="circle", style="filled", fillcolor="#333333",
+                     fontcolor="white", fontsize="8", width="0.3")
+            dot.edge("entry", f"b{block.id}")
+    for edge in graph.edges:
+        dot.edge(f"b{edge.src}", f"b{edge.dst}", **_edge_attrs(edge, overlay))
+    if legend:
+        _legend(dot, overlay is not None)
+    return dot
+
+
+def _edge_attrs(edge: Edge, overlay: Overlay | None) -> dict[str, str]:
+    colour = _edge_colour(edge)
+    attrs = {"color": colour, "fontcolor": colour}
+    words = [edge.label] if edge.label else []
+    if edge.kind == "exception":
+        attrs["style"] = "dotted"
+    if overlay is not None:
+        count = overlay.edge_counts.get(edge, 0)
+        if count:
+            attrs["penwidth"] = f"{1 + math.log2(count + 1):.2f}"
+            words.append(f"×{count}")
+        elif edge.event is not None:  # a branch or jump that never ran
+            attrs.update(style="dashed", color=NEVER, fontcolor=NEVER)
+            words.append("never")
+    if words:
+        attrs["label"] = _esc(" ".join(words))
+    return attrs
+
+
+def _legend(dot: graphviz.Digraph, with_counts: bool) -> None:
+    with dot.subgraph(name="cluster_legend") as leg:
+        leg.attr(label="legend", fontsize="9", color="#cccccc", style="rounded")
+        leg.attr("node", shape="point", width="0.05", label="")
+        entries = [("fallthrough", COLOURS["fallthrough"], "solid"),
+                   ("jump", COLOURS["jump"], "solid"),
+                   ("branch taken / left", COLOURS["branch"], "solid"),
+                   ("branch not taken / right", COLOURS["branch-other"], "solid"),
+                   ("exception", COLOURS["exception"], "dotted")]
+        if with_counts:
+            entries.append(("never taken", NEVER, "dashed"))
+        for i, (text, colour, style) in enumerate(entries):
+            leg.node(f"legend{i}a")
+            leg.node(f"legend{i}b")
+            leg.edge(f"legend{i}a", f"legend{i}b", label=_esc(text), color=colour,
+                     fontcolor=colour, style=style)
+
+
+def svg(dot: graphviz.Digraph) -> str:
+    """Lay the graph out with ``dot`` and return the SVG text."""
+    try:
+        return dot.pipe(format="svg", encoding="utf-8")
+    except graphviz.ExecutableNotFound:
+        raise MissingGraphviz(INSTALL_HINT) from None
+
+
+def mimebundle(dot: graphviz.Digraph, text: str) -> dict[str, str]:
+    """What a notebook shows: the SVG (so nbconvert and GitHub show it too), else the hint."""
+    try:
+        return {"image/svg+xml": svg(dot), "text/plain": text}
+    except MissingGraphviz as exc:
+        return {"text/plain": f"{text}\n{exc}",
+                "text/html": f"<p class='monviz-missing-dot'>{_esc(exc)}</p>"}
