@@ -8,6 +8,7 @@ the events ``sys.monitoring`` raised; ``monviz.Recorder`` does the same for a
 from __future__ import annotations
 
 from . import events
+from .cfg import ControlFlowGraph, cfg
 from .errors import (
     InvalidArgumentError,
     InvalidTargetError,
@@ -23,7 +24,9 @@ from .trace import CodeInfo, Event, Trace
 __version__ = "0.1.0"
 
 __all__ = [
+    "CFGView",
     "CodeInfo",
+    "ControlFlowGraph",
     "Event",
     "InvalidArgumentError",
     "InvalidTargetError",
@@ -31,9 +34,23 @@ __all__ = [
     "NestedRecordingError",
     "Recorder",
     "SourceSyntaxError",
+    "Timeline",
     "ToolIdInUse",
     "Trace",
     "UnknownEventError",
+    "cfg",
     "events",
     "record",
+    "show",
 ]
+
+_WIDGETS = ("CFGView", "Timeline", "show")
+
+
+def __getattr__(name: str):
+    # The widgets import anywidget and ipywidgets (~0.3 s): only when first asked for.
+    if name in _WIDGETS:
+        from . import widgets
+
+        return getattr(widgets, name)
+    raise AttributeError(f"module 'monviz' has no attribute {name!r}")

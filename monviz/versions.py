@@ -7,6 +7,10 @@
   ``clear_tool_id`` and made ``free_tool_id`` clear events and callbacks.
 * 3.15 lets the exception events (RAISE, RERAISE, EXCEPTION_HANDLED, PY_UNWIND,
   PY_THROW) be set per code object.
+* The bytecode that BRANCH and JUMP events describe changes too (the last
+  section below, used by :mod:`monviz.cfg`): 3.13 gave conditional jumps an
+  inline cache, 3.14 added ``NOT_TAKEN`` and ``POP_ITER`` and
+  ``code.co_branches()``.
 
 Other modules ask this one instead of testing ``sys.version_info`` themselves.
 Event *values* are never hard-coded anywhere: they are read from the running
@@ -15,7 +19,9 @@ interpreter's ``sys.monitoring.events``.
 
 from __future__ import annotations
 
+import dis
 import sys
+from types import CodeType
 
 PY = sys.version_info[:2]
 VERSION = "{}.{}".format(*PY)
@@ -81,3 +87,60 @@ def clear_tool(tool_id: int) -> None:
     """
     if HAS_CLEAR_TOOL_ID:
         sys.monitoring.clear_tool_id(tool_id)
+
+
+# -- Bytecode, as monviz.cfg needs it ------------------------------------------------
+
+#: ``code.co_branches()`` exists (3.14+): one ``(src, left_dest, right_dest)`` triple per
+#: instruction that raises BRANCH_LEFT/BRANCH_RIGHT, with exactly the offsets they report.
+HAS_CO_BRANCHES: bool = hasattr(CodeType, "co_branches")
+
+#: Opnames whose argument ``dis`` shows as a jump target (``dis.hasjump`` from 3.13 on;
+#: 3.12 has only ``hasjrel``/``hasjabs``).
+JUMP_ARG_OPNAMES: frozenset[str] = frozenset(
+    dis.opname[op] for op in getattr(dis, "hasjump", [*dis.hasjrel, *dis.hasjabs]))
+
+#: Opnames with a "jump" argument that is not a jump. 3.14's ``END_ASYNC_FOR``
+#: points back at the ``END_SEND`` whose BRANCH_RIGHT it reports, then falls through.
+JUMP_ARG_IS_A_BACK_REFERENCE: frozenset[str] = frozenset({"END_ASYNC_FOR"})
+
+#: Conditional jumps that raise BRANCH (3.12/3.13; on 3.14+ ``co_branches()`` lists them).
+#: ``SEND`` is conditional too but raises no event.
+BRANCH_OPNAMES: frozenset[str] = frozenset({
+    "POP_JUMP_IF_FALSE", "POP_JUMP_IF_TRUE", "POP_JUMP_IF_NONE", "POP_JUMP_IF_NOT_NONE",
+    "FOR_ITER"})
+
+#: Unconditional jumps that raise JUMP. ``JUMP_BACKWARD_NO_INTERRUPT`` (``yield from``
+#: and ``await`` loops; from 3.13 also the way out of some ``except`` handlers) raises none.
+JUMP_EVENT_OPNAMES: frozenset[str] = frozenset({"JUMP_FORWARD", "JUMP_BACKWARD"})
+
+#: The instructions at an exhausted ``FOR_ITER``'s jump target that the loop's exit
+#: skips when BRANCH is monitored: 3.12 skips ``END_FOR``; 3.13 ``END_FOR`` and
+#: ``POP_TOP``; 3.14+ only ``END_FOR`` (``POP_ITER`` runs and reports BRANCH_RIGHT).
+#: On 3.12/3.13 the BRANCH event reports the instruction after them as the destination.
+FOR_ITER_EXIT_SKIPS: tuple[str, ...] = (
+    ("END_FOR", "POP_TOP") if PY == (3, 13) else ("END_FOR",))
+
+#: Conditional jumps that take only a bool (3.13+ puts a ``TO_BOOL`` before them), so
+#: cannot raise. On 3.12 they test truth themselves, which can call ``__bool__``.
+CONDITIONAL_JUMPS_TAKING_BOOLS: frozenset[str] = (
+    frozenset() if PY < (3, 13) else frozenset({"POP_JUMP_IF_FALSE", "POP_JUMP_IF_TRUE"}))
+
+#: Instructions that raise the BRANCH_LEFT/BRANCH_RIGHT of the branch before them
+#: (3.14+): ``NOT_TAKEN`` the left side of a conditional, ``POP_ITER`` the exit of a
+#: ``for`` loop. When a LINE or INSTRUCTION event fires on such an instruction, the
+#: branch event reports *its* offset as the source instead of the branch's.
+BRANCH_REPORTERS: frozenset[str] = (
+    frozenset({"NOT_TAKEN", "POP_ITER"}) if HAS_BRANCH_LEFT_RIGHT else frozenset())
+
+
+def inline_cache_units(opname: str) -> int:
+    """Inline cache entries (2-byte code units) that follow an instruction.
+
+    ``dis._inline_cache_entries`` is a list indexed by opcode on 3.12 and a mapping
+    from opname on 3.13+ (a frozendict on 3.15); absent names have none.
+    """
+    table = dis._inline_cache_entries
+    if isinstance(table, list | tuple):
+        return table[dis.opmap[opname]] if opname in dis.opmap else 0
+    return table.get(opname, 0) or 0

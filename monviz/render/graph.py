@@ -125,6 +125,9 @@ def _edge_attrs(edge: Edge, overlay: Overlay | None) -> dict[str, str]:
     colour = _edge_colour(edge)
     attrs = {"color": colour, "fontcolor": colour}
     words = [edge.label] if edge.label else []
+    meaning = getattr(edge, "meaning", "")
+    if meaning:  # taken is not true: say what the outcome means for the value tested
+        words.append(f"({meaning})")
     if edge.kind == "exception":
         attrs["style"] = "dotted"
     if overlay is not None:
