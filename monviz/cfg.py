@@ -306,11 +306,15 @@ class ControlFlowGraph:
 
     # -- drawing (monviz.render.graph) ----------------------------------------
     def to_dot(self, view: str = "source", overlay: Overlay | None = None,
-               sources: dict[str, str] | None = None):
-        """The graph as a ``graphviz.Digraph`` (source or bytecode view); needs no ``dot``."""
+               sources: dict[str, str] | None = None, merge: bool | None = None):
+        """The graph as a ``graphviz.Digraph`` (source or bytecode view); needs no ``dot``.
+
+        The source view merges chains of blocks that read as one, unless ``merge=False``.
+        """
         from .render import graph as drawing
 
-        return drawing.to_dot(self, overlay, view, sources)
+        merge = view == "source" if merge is None else merge
+        return drawing.to_dot(self, overlay, view, sources, merge=merge)
 
     def svg(self, view: str = "source") -> str:
         """The graph laid out by Graphviz's ``dot``, as SVG text."""

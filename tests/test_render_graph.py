@@ -125,3 +125,17 @@ def test_without_dot_the_message_says_how_to_install_it_and_to_dot_still_works(n
 def test_dot_is_really_missing_in_that_fixture(no_dot):
     assert not any(os.access(os.path.join(p, "dot"), os.X_OK)
                    for p in os.environ["PATH"].split(os.pathsep))
+
+
+def test_the_source_view_merges_blocks_that_read_as_one_and_the_bytecode_view_does_not():
+    graph = monviz.cfg(load(LOOP, "loop"))
+    chains = drawing.merge_chains(graph)
+    assert any(len(chain) > 1 for chain in chains)
+    merged, full = graph.to_dot().source, graph.to_dot(view="bytecode").source
+    nodes = lambda dot: set(re.findall(r"^\s*(b\d+) \[", dot, re.M))  # noqa: E731
+    assert nodes(merged) == {f"b{chain[0].id}" for chain in chains}
+    assert nodes(full) == {f"b{b.id}" for b in graph.blocks}
+    for chain in chains:  # every line of a merged chain is still shown, in order
+        for block in chain:
+            for line in block.lines:
+                assert re.search(rf"\b{line}  ", merged)

@@ -69,20 +69,44 @@ def _edge_colour(edge: Edge) -> str:
     return COLOURS[edge.kind]
 
 
-def block_label(graph: ControlFlowGraph, block: Block, view: str,
+def merge_chains(graph: ControlFlowGraph, overlay: Overlay | None = None) -> list[list[Block]]:
+    """Blocks grouped into chains that read as one: each next block is entered only by
+    falling through from the one before, which has no other way out (and, with an
+    overlay, ran as often)."""
+    chains: list[list[Block]] = []
+    by_id = {b.id: b for b in graph.blocks}
+    for block in graph.blocks:
+        if chains:
+            last = chains[-1][-1]
+            out, into = graph.edges_from(last.id), graph.edges_to(block.id)
+            if (len(out) == 1 and out[0].kind == "fallthrough" and out[0].dst == block.id
+                    and len(into) == 1 and not block.entry and not last.exit
+                    and (overlay is None or overlay.block_visits.get(last.id, 0)
+                         == overlay.block_visits.get(block.id, 0))):
+                chains[-1].append(by_id[block.id])
+                continue
+        chains.append([block])
+    return chains
+
+
+def block_label(graph: ControlFlowGraph, blocks: Block | list[Block], view: str,
                 sources: dict[str, str] | None = None, visits: int | None = None) -> str:
     """An HTML-like label: a header row, then one left-aligned row per line or instruction."""
+    blocks = blocks if isinstance(blocks, list) else [blocks]
     rows = []
     if view == "bytecode":
-        for ins in block.instructions:
+        for ins in (i for b in blocks for i in b.instructions):
             arg = f" {ins.argrepr}" if ins.argrepr else ""
             rows.append(f"{ins.offset:>4} {ins.opname}{arg}")
     else:
-        for line in block.lines:
+        lines = [line for b in blocks for line in b.lines]
+        for line in (x for i, x in enumerate(lines) if i == 0 or x != lines[i - 1]):
             rows.append(f"{line:>4}  {_source_line(graph, line, sources)}")
         if not rows:  # compiler plumbing with no line (cleanup handlers)
-            rows.append(f"@{block.start}  (no source line)")
-    head = f"block {block.id} · @{block.start}–{block.end}"
+            rows.append(f"@{blocks[0].start}  (no source line)")
+    first, last = blocks[0], blocks[-1]
+    ids = f"block {first.id}" if first is last else f"blocks {first.id}–{last.id}"
+    head = f"{ids} · @{first.start}–{last.end}"
     if visits is not None:
         head += f" · ran {visits}×"
     cells = "".join(f'<TR><TD ALIGN="LEFT" BALIGN="LEFT">{_esc(r)}</TD></TR>' for r in rows)
@@ -92,8 +116,14 @@ def block_label(graph: ControlFlowGraph, block: Block, view: str,
 
 
 def to_dot(graph: ControlFlowGraph, overlay: Overlay | None = None, view: str = "source",
-           sources: dict[str, str] | None = None, legend: bool = True) -> graphviz.Digraph:
-    """The graph (and its overlay's counts) as a ``graphviz.Digraph``; needs no ``dot``."""
+           sources: dict[str, str] | None = None, legend: bool = True,
+           merge: bool = False) -> graphviz.Digraph:
+    """The graph (and its overlay's counts) as a ``graphviz.Digraph``; needs no ``dot``.
+
+    Nodes are named ``b<block id>`` and edges ``b<src> -> b<dst>`` (a widget finds
+    them by those names). With ``merge``, chains of blocks that read as one
+    (:func:`merge_chains`) are drawn as one node, named after the first block.
+    """
     if view not in VIEWS:
         raise MonvizError(f"view must be one of {', '.join(map(repr, VIEWS))}, not {view!r}")
     dot = graphviz.Digraph(name=graph.qualname)
@@ -102,20 +132,29 @@ def to_dot(graph: ControlFlowGraph, overlay: Overlay | None = None, view: str = 
     dot.attr("node", shape="box", style="rounded,filled", fillcolor="#ffffff",
              fontname="DejaVu Sans Mono", fontsize="10")
     dot.attr("edge", fontname="Helvetica", fontsize="9")
-    for block in graph.blocks:
-        visits = overlay.block_visits.get(block.id, 0) if overlay is not None else None
-        attrs = {"label": block_label(graph, block, view, sources, visits)}
+    chains = merge_chains(graph, overlay) if merge else [[b] for b in graph.blocks]
+    node_of = {b.id: chain[0].id for chain in chains for b in chain}
+    for chain in chains:
+        head = chain[0]
+        visits = overlay.block_visits.get(head.id, 0) if overlay is not None else None
+        attrs = {"label": block_label(graph, chain, view, sources, visits)}
         if overlay is not None and not visits:
             attrs.update(fillcolor="#eeeeee", color=NEVER, fontcolor="#999999")
-        if block.exit:
+        if chain[-1].exit:
             attrs["peripheries"] = "2"
-        dot.node(f"b{block.id}", **attrs)
-        if block.entry:
+        dot.node(f"b{head.id}", **attrs)
+        if head.entry:
             dot.node("entry", "entry", shape="circle", style="filled", fillcolor="#333333",
                      fontcolor="white", fontsize="8", width="0.3")
-            dot.edge("entry", f"b{block.id}")
+            dot.edge("entry", f"b{head.id}")
+    drawn = set()
     for edge in graph.edges:
-        dot.edge(f"b{edge.src}", f"b{edge.dst}", **_edge_attrs(edge, overlay))
+        src, dst = node_of[edge.src], node_of[edge.dst]
+        key = (src, dst, edge.kind, edge.label, edge.event)
+        if (merge and src == dst and edge.kind == "fallthrough") or key in drawn:
+            continue  # inside a merged chain, or the same arrow again (exception edges)
+        drawn.add(key)
+        dot.edge(f"b{src}", f"b{dst}", **_edge_attrs(edge, overlay))
     if legend:
         _legend(dot, overlay is not None)
     return dot
