@@ -208,8 +208,12 @@ lab: $(STAMP) need-dot ## JupyterLab on tutorials/ at 127.0.0.1
 	@root_flag=; [ "$$(id -u)" = 0 ] && root_flag=--allow-root
 	exec $(VENV)/bin/jupyter lab tutorials/ --ip=127.0.0.1 $$root_flag $(LAB_ARGS)
 
-bench: $(STAMP) need-dot ## run benchmarks/record.py
-	@$(VENV)/bin/python benchmarks/record.py
+bench: $(STAMP) need-dot ## recording, control-flow graph and widget benchmarks
+	@for b in record cfg widgets; do
+	  [ -f benchmarks/$$b.py ] || continue
+	  echo "== benchmarks/$$b.py =="
+	  $(VENV)/bin/python benchmarks/$$b.py
+	done
 
 # .chroot/ (~0.45 GB, ~1 min to rebuild) is kept by `make clean`; this removes it, refusing
 # while a run is using it or anything is mounted in it.
