@@ -28,6 +28,7 @@ __all__ = [
     "CodeInfo",
     "ControlFlowGraph",
     "Event",
+    "Explorer",
     "InvalidArgumentError",
     "InvalidTargetError",
     "MonvizError",
@@ -44,7 +45,7 @@ __all__ = [
     "show",
 ]
 
-_WIDGETS = ("CFGView", "Timeline", "show")
+_WIDGETS = ("CFGView", "Explorer", "Timeline", "show")
 
 
 def __getattr__(name: str):
@@ -54,3 +55,16 @@ def __getattr__(name: str):
 
         return getattr(widgets, name)
     raise AttributeError(f"module 'monviz' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext monviz`` registers ``%%monitor`` and ``%monitor``."""
+    from .magic import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython) -> None:
+    from .magic import unload_ipython_extension as unload
+
+    unload(ipython)

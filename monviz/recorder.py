@@ -167,11 +167,12 @@ def _interrupts_deferred() -> Iterator[None]:
 class _Session:
     """One recording: owns the tool id, the callbacks and the buffer until ``stop``."""
 
-    def __init__(self, bits: int, tool_id: int | None, max_events: int, scope: str):
+    def __init__(self, bits: int, tool_id: int | None, max_events: int, scope: str,
+                 only: frozenset[str] | None = None):
         self.requested = bits
         self.wanted_tool = tool_id
         self.max_events = max_events
-        self.in_scope = ScopeFilter(scope)
+        self.in_scope = ScopeFilter(scope, only)
         self.buf: list = []
         self.codes: list[CodeType] = []  # strong references keep id() unique
         self.ids: dict[int, int] = {}

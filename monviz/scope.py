@@ -79,13 +79,21 @@ def check_scope(scope: str) -> str:
 
 
 class ScopeFilter:
-    """Answers "is this code object recorded?" with a per-filename cache."""
+    """Answers "is this code object recorded?" with a per-filename cache.
 
-    def __init__(self, scope: str):
+    ``only`` narrows the scope to code objects with these names (``co_qualname``
+    or ``co_name``): ``%%monitor --code f,g`` records nothing else.
+    """
+
+    def __init__(self, scope: str, only: frozenset[str] | None = None):
         self.scope = check_scope(scope)
+        self.only = only
         self._files: dict[str, bool] = {}
 
     def __call__(self, code: CodeType) -> bool:
+        if self.only is not None and not (code.co_qualname in self.only
+                                          or code.co_name in self.only):
+            return False
         filename = code.co_filename
         known = self._files.get(filename)
         if known is None:

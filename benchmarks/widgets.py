@@ -1,0 +1,99 @@
+"""How much does it cost to send a 1,000,000-event trace to the Timeline widget? (Python side)
+
+Records a call-dense program until the 1M-event cap, then times, in one run:
+
+* **payload**: ``Timeline(trace)``'s binary buffers and JSON (``widgets._payload.build``),
+  cold (a trace nothing was derived from yet: the call depths are derived here) and warm;
+* **widget state**: what ipywidgets does before the comm sends it — ``get_state()``,
+  buffers split out, the rest JSON-encoded;
+* **static fallback**: the escaped HTML/SVG overview in the mimebundle.
+
+Targets (issue 5): serialisation under 1 s and under 32 MB sent. The in-browser figures
+(time to first draw, per-step latency) are measured by tests/browser/test_widgets_lab.py
+and written to test-artifacts/widget-bench.txt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from ipywidgets.widgets.widget import _remove_buffers
+
+import monviz
+from monviz.render.timeline import timeline_html
+from monviz.widgets import Timeline, _payload
+
+N = int(os.environ.get("MONVIZ_BENCH_EVENTS", "1000000"))
+REPEATS = int(os.environ.get("MONVIZ_BENCH_REPEATS", "5"))
+
+PROGRAM = """\
+def fib(n):
+    if n < 2:
+        return n
+    return fib(n - 1) + fib(n - 2)
+
+
+fib(27)
+"""
+
+
+def timed(fn, repeats=REPEATS):
+    times = []
+    result = None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), min(times), result
+
+
+def main() -> None:
+    t = time.perf_counter()
+    trace = monviz.record(PROGRAM, max_events=N)
+    recorded = time.perf_counter() - t
+    n = len(trace)
+
+    cold_med, cold_min, payload = timed(lambda: _payload.build(trace._with(trace._d)))
+    trace.depths()
+    warm_med, warm_min, payload = timed(lambda: _payload.build(trace))
+    info, buffers = payload
+    buffer_bytes = sum(map(len, buffers.values()))
+    json_bytes = len(json.dumps(info))
+
+    widget = Timeline(trace)
+
+    def state():
+        s, _paths, bufs = _remove_buffers(widget.get_state())
+        return len(json.dumps(s)) + sum(map(len, bufs))
+
+    state_med, _, state_bytes = timed(state)
+    static_med, _, html = timed(lambda: timeline_html(trace), max(2, REPEATS // 2))
+
+    rows = [
+        ("events", f"{n:,}", f"(recorded in {recorded:.2f} s)"),
+        ("payload, cold", f"{cold_med * 1000:.0f} ms", f"min {cold_min * 1000:.0f} ms; "
+                                                       "includes deriving call depths"),
+        ("payload, warm", f"{warm_med * 1000:.0f} ms", f"min {warm_min * 1000:.0f} ms"),
+        ("widget state → comm", f"{state_med * 1000:.0f} ms",
+         "get_state + buffers split + JSON"),
+        ("total to serialise", f"{(cold_med + state_med) * 1000:.0f} ms", "target < 1000 ms"),
+        ("bytes sent", f"{(buffer_bytes + json_bytes) / 1e6:.2f} MB",
+         f"{buffer_bytes / 1e6:.2f} MB buffers + {json_bytes / 1e3:.1f} kB JSON; "
+         f"{(buffer_bytes + json_bytes) / n:.1f} B/event; target < 32 MB"),
+        ("  widget state total", f"{state_bytes / 1e6:.2f} MB", "as the comm sends it"),
+        ("static fallback", f"{static_med * 1000:.0f} ms", f"{len(html) / 1e3:.0f} kB of HTML"),
+    ]
+    print(f"monviz widget serialisation (Python {trace.python}, median of {REPEATS})")
+    for name, value, note in rows:
+        print(f"  {name:<22} {value:>10}   {note}")
+    print("  per column: " + ", ".join(f"{k} {len(v) / 1e3:.0f} kB" for k, v in buffers.items()))
+
+
+if __name__ == "__main__":
+    main()

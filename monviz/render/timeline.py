@@ -1,0 +1,253 @@
+"""A static, escaped overview of a trace: what a saved notebook shows without a kernel.
+
+The Timeline widget's mimebundle carries this HTML beside the live view, so
+nbconvert, GitHub and VS Code show something when no widget state is saved.
+It is built from bins of events, never one element per event, so a million
+events make the same small picture as a thousand: per bin, the deepest call
+and the code object running there (a call-depth silhouette), and per event
+kind, how many of the bin's events were of that kind (a strip per kind).
+The legend's names and meanings come from the event catalogue.
+
+The colours here are the widget's too (it receives them in its payload).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from html import escape
+from itertools import pairwise
+from typing import TYPE_CHECKING
+
+from ..events import CATALOGUE
+
+if TYPE_CHECKING:
+    from ..trace import Trace
+
+#: One colour per event kind (families share a hue); kinds not listed get a fallback.
+KIND_COLOURS: dict[str, str] = {
+    "PY_START": "#2e7d32", "PY_RESUME": "#66bb6a", "PY_RETURN": "#1565c0",
+    "PY_YIELD": "#4fa3e0", "PY_UNWIND": "#c62828", "PY_THROW": "#ef6c00",
+    "CALL": "#7b1fa2", "C_RETURN": "#b36bd1", "C_RAISE": "#d81b60",
+    "LINE": "#8a8a8a", "INSTRUCTION": "#c2c2c2",
+    "JUMP": "#00897b", "BRANCH": "#f2a900", "BRANCH_LEFT": "#e0a800", "BRANCH_RIGHT": "#ff7a00",
+    "STOP_ITERATION": "#8d6e63", "RAISE": "#e53935", "RERAISE": "#9b1c1c",
+    "EXCEPTION_HANDLED": "#ff7043",
+}
+_FALLBACK = ("#5c6bc0", "#26a69a", "#ab47bc", "#8d6e63", "#78909c")
+
+#: Flame-span colours by code index (soft, so markers and text stay readable on them).
+CODE_COLOURS: tuple[str, ...] = (
+    "#a6cee3", "#b2df8a", "#fdbf6f", "#cab2d6", "#fb9a99", "#ffe680",
+    "#8dd3c7", "#bebada", "#80b1d3", "#fdb462", "#b3de69", "#fccde5",
+)
+
+#: Bins across the overview (each a couple of pixels wide).
+BINS = 300
+WIDTH = 900
+GUTTER = 120
+
+
+def kind_colour(name: str) -> str:
+    """The colour of an event kind, stable for names this module does not list."""
+    if name in KIND_COLOURS:
+        return KIND_COLOURS[name]
+    return _FALLBACK[sum(map(ord, name)) % len(_FALLBACK)]
+
+
+def code_colour(code_index: int) -> str:
+    return "#dddddd" if code_index < 0 else CODE_COLOURS[code_index % len(CODE_COLOURS)]
+
+
+def kind_meaning(name: str) -> str:
+    """The catalogue's one-line meaning, or a note for a kind this Python does not know."""
+    info = CATALOGUE.get(name)
+    return info.meaning if info is not None else "(an event of another Python version)"
+
+
+def kind_totals(trace: Trace) -> dict[str, int]:
+    """Events per kind, in kind order (a ``bytes.count`` pass per kind present)."""
+    kinds = trace._d.kind.tobytes()
+    names = trace.kind_names
+    return {names[k]: kinds.count(k) for k in sorted(set(kinds))}
+
+
+#: Above this many runs of one code object, counting per run costs more than a Counter.
+_MAX_RUNS = 4096
+
+
+def code_counts(trace: Trace) -> dict[int, dict[int, int]]:
+    """Events per code index and kind.
+
+    Per run of one code object, one ``bytes.count`` per kind present (a few C
+    passes over the kind column); a ``Counter`` over (code, kind) pairs when the
+    code object changes very often.
+    """
+    d = trace._d
+    kinds = d.kind.tobytes()
+    out: dict[int, dict[int, int]] = {}
+    if len(d.code_id) > _MAX_RUNS:
+        for (cid, k), c in sorted(Counter(zip(trace.code_ids(), kinds)).items()):
+            out.setdefault(cid, {})[k] = c
+        return out
+    present = sorted(set(kinds))
+    starts = [*d.code_start, len(kinds)]
+    for cid, s, e in zip(d.code_id, starts, starts[1:]):
+        row = out.setdefault(cid, {})
+        for k in present:
+            c = kinds.count(k, s, e)
+            if c:
+                row[k] = row.get(k, 0) + c
+    return out
+
+
+def _bins(n: int, bins: int) -> list[tuple[int, int]]:
+    nb = min(n, bins)
+    bounds = [n * b // nb for b in range(nb + 1)]
+    return list(pairwise(bounds))
+
+
+def overview_svg(trace: Trace, width: int = WIDTH, bins: int = BINS) -> str:
+    """An SVG picture of the whole trace: depth silhouette and one strip per event kind."""
+    n = len(trace)
+    if not n:
+        return ""
+    kinds = trace._d.kind.tobytes()
+    depth = trace.depths()
+    code_ids = trace.code_ids()
+    spans = _bins(n, bins)
+    plot = width - GUTTER - 8
+    bw = plot / len(spans)
+    max_depth = max(depth)
+    row = max(2.0, min(10.0, 110 / (max_depth + 1)))
+    flame_h = row * (max_depth + 1)
+    present = sorted(set(kinds))
+    strip = 11
+    top = 22
+    strips_top = top + flame_h + 10
+    height = strips_top + strip * len(present) + 6
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="monviz-overview" width="{width}" '
+             f'height="{height:.0f}" viewBox="0 0 {width} {height:.0f}" '
+             'font-family="sans-serif" font-size="11">',
+             f'<text x="4" y="14" fill="#333">{n:,} events · call depth 0–{max_depth} · '
+             f'event index →</text>',
+             f'<text x="4" y="{top + 10}" fill="#666">call depth</text>']
+    # silhouette: per bin the deepest frame, coloured by its code object; runs merged
+    cells: list[tuple[int, int, int, int]] = []  # (first bin, last bin, depth, code)
+    for b, (s, e) in enumerate(spans):
+        seg = depth[s:e]
+        d = max(seg)
+        cid = code_ids[s + seg.index(d)]
+        if cells and cells[-1][2:] == (d, cid) and cells[-1][1] == b - 1:
+            cells[-1] = (cells[-1][0], b, d, cid)
+        else:
+            cells.append((b, b, d, cid))
+    for b0, b1, d, cid in cells:
+        x = GUTTER + b0 * bw
+        w = (b1 - b0 + 1) * bw
+        if d:
+            parts.append(f'<rect x="{x:.1f}" y="{top}" width="{w:.1f}" height="{d * row:.1f}" '
+                         'fill="#e4e8ee"/>')
+        parts.append(f'<rect x="{x:.1f}" y="{top + d * row:.1f}" width="{w:.1f}" '
+                     f'height="{row:.1f}" fill="{code_colour(cid)}"/>')
+    # one strip per kind: opacity grows with the share of the bin's events of that kind
+    for r, k in enumerate(present):
+        name = trace.kind_names[k] if k < len(trace.kind_names) else f"kind {k}"
+        colour = kind_colour(name)
+        y = strips_top + r * strip
+        parts.append(f'<text x="{GUTTER - 6}" y="{y + 9}" text-anchor="end" fill="{colour}">'
+                     f'{escape(name)}</text>')
+        runs: list[list] = []  # [first bin, last bin, level]
+        for b, (s, e) in enumerate(spans):
+            c = kinds.count(k, s, e)
+            if not c:
+                continue
+            level = 1 + min(3, int(4 * math.log1p(c) / math.log1p(e - s + 1)))
+            if runs and runs[-1][1] == b - 1 and runs[-1][2] == level:
+                runs[-1][1] = b
+            else:
+                runs.append([b, b, level])
+        for b0, b1, level in runs:
+            parts.append(f'<rect x="{GUTTER + b0 * bw:.1f}" y="{y + 1}" '
+                         f'width="{(b1 - b0 + 1) * bw:.1f}" height="{strip - 2}" '
+                         f'fill="{colour}" fill-opacity="{level / 4:.2f}"/>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def legend_html(trace: Trace) -> str:
+    """Swatch, name, count and (as a tooltip) the catalogue's meaning of each kind present."""
+    items = []
+    for name, count in kind_totals(trace).items():
+        items.append(f'<span class="monviz-legend-item" title="{escape(kind_meaning(name))}">'
+                     f'<span style="display:inline-block;width:10px;height:10px;'
+                     f'background:{kind_colour(name)};margin-right:4px"></span>'
+                     f'{escape(name)} {count:,}</span>')
+    codes = []
+    for cid, info in enumerate(trace.code_infos()):
+        if len(codes) >= len(CODE_COLOURS):
+            break
+        codes.append(f'<span class="monviz-legend-item" title="{escape(info.location)}">'
+                     f'<span style="display:inline-block;width:10px;height:10px;'
+                     f'background:{code_colour(cid)};margin-right:4px"></span>'
+                     f'{escape(info.qualname)}</span>')
+    style = "display:flex;flex-wrap:wrap;gap:4px 14px;font:12px sans-serif;margin:4px 0"
+    return (f'<div class="monviz-legend" style="{style}">{"".join(items)}</div>'
+            f'<div class="monviz-legend" style="{style}">{"".join(codes)}</div>')
+
+
+def summary_html(trace: Trace) -> str:
+    """Counts per code object and kind, then the first and last events; all text escaped.
+
+    The same table as :func:`monviz.render.summary.trace_summary_html`, counted
+    without a per-event pass.
+    """
+    from .summary import EDGE_EVENTS, _event_row
+
+    names = trace.kind_names
+    totals = kind_totals(trace)
+    order = [names.index(n) for n in totals]
+    infos = trace.code_infos()
+    head = "".join(f"<th>{escape(n)}</th>" for n in totals)
+    rows = []
+    for cid, counts in sorted(code_counts(trace).items()):
+        info = infos[cid] if cid >= 0 else None
+        label = info.qualname if info else "<unknown>"
+        where = info.location if info else ""
+        cells = "".join(f"<td>{counts.get(k, '')}</td>" for k in order)
+        rows.append(f"<tr><td title='{escape(where, quote=True)}'>{escape(label)}</td>"
+                    f"{cells}</tr>")
+    total_cells = "".join(f"<td><b>{c}</b></td>" for c in totals.values())
+    n = len(trace)
+    if n <= 2 * EDGE_EVENTS:
+        shown, gap = list(trace), ""
+    else:
+        shown = trace[:EDGE_EVENTS] + trace[-EDGE_EVENTS:]
+        gap = f"<tr><td colspan='7'>… {n - 2 * EDGE_EVENTS:,} more events …</td></tr>"
+    ev_rows = [_event_row(ev) for ev in shown]
+    if gap:
+        ev_rows.insert(EDGE_EVENTS, gap)
+    status = []
+    if trace.truncated:
+        status.append(f"truncated: {trace.dropped} more events were not kept")
+    if trace.exception_repr:
+        status.append(f"the code raised {trace.exception_repr}")
+    status_html = "".join(f"<p class='monviz-status'>{escape(s)}</p>" for s in status)
+    return (
+        "<div class='monviz-trace'>"
+        f"<p><b>monviz trace</b>: {n:,} events from {len(trace.codes())} code objects "
+        f"(Python {escape(trace.python)})</p>{status_html}"
+        f"<table><thead><tr><th>code object</th>{head}</tr></thead><tbody>{''.join(rows)}"
+        f"<tr><td><b>total</b></td>{total_cells}</tr></tbody></table>"
+        "<table><thead><tr><th>#</th><th>event</th><th>code</th><th>line</th><th>offset</th>"
+        "<th>detail</th><th>depth</th></tr></thead>"
+        f"<tbody>{''.join(ev_rows)}</tbody></table></div>"
+    )
+
+
+def timeline_html(trace: Trace) -> str:
+    """The static fallback of the Timeline widget: overview, legend and summary table."""
+    note = ("<p class='monviz-static-note' style='font:12px sans-serif;color:#666'>"
+            "Static overview (the interactive timeline needs a running kernel).</p>")
+    return ("<div class='monviz-timeline-static'>" + note + overview_svg(trace)
+            + legend_html(trace) + summary_html(trace) + "</div>")

@@ -1,0 +1,244 @@
+"""``monviz.CFGView(code_or_cfg, trace=None)``: a control-flow graph whose blocks and edges
+can be pointed at.
+
+Graphviz lays the graph out in Python (:mod:`monviz.render.graph`); the browser
+inlines the SVG and tags each node ``data-block`` and each edge ``data-edge``
+(its index in ``graph.edges``), so ``block`` and ``edge`` — synced traits — pick
+what is highlighted. Given a trace, the view carries every code object of the
+trace that ran (each with its overlay of counts) and follows a linked
+:class:`~monviz.widgets.timeline.Timeline`'s ``cursor``: the block of the current
+event, and the branch or jump just taken.
+
+SVGs are rendered when first shown (a ``dot`` run each, ~50 ms), the first few eagerly.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import anywidget
+import traitlets
+
+from ..cfg import ControlFlowGraph, cfg
+from ..errors import InvalidArgumentError, MonvizError
+from ..render import graph as render_graph
+from ..trace import Trace
+
+_HERE = pathlib.Path(__file__).parent
+
+#: SVGs rendered when the widget is made (the rest when first shown).
+EAGER = 6
+#: ... unless the trace has more events than this (each overlay reads the whole trace)
+BIG = 100_000
+#: Above this many events no counts are drawn: ``ControlFlowGraph.overlay`` reads the trace
+#: event by event in Python (~6 s for a million), which would freeze the kernel per graph.
+OVERLAY_LIMIT = 300_000
+
+
+def _describe(graph: ControlFlowGraph) -> dict:
+    """Blocks, edges and the event pairs that name them, for the browser."""
+    pairs: dict[str, list[int]] = {}
+    for i, e in enumerate(graph.edges):
+        if e.event is None:
+            continue
+        for src in (e.src_offset, *e.also_from):
+            pairs.setdefault(f"{src},{e.dst_offset}", []).append(i)
+    return {
+        "qualname": graph.qualname,
+        "firstlineno": graph.code.co_firstlineno,
+        "blocks": [{"id": b.id, "start": b.start, "stop": b.stop, "lines": b.lines}
+                   for b in graph.blocks],
+        "edges": [{"src": e.src, "dst": e.dst, "kind": e.kind, "src_offset": e.src_offset,
+                   "dst_offset": e.dst_offset, "label": e.label, "event": e.event,
+                   "meaning": e.meaning} for e in graph.edges],
+        "pairs": pairs,
+        "drawn": _drawn(graph),
+        # (offset, line) of every instruction, to place a LINE event in its block
+        "instructions": [[i.offset, -1 if i.line is None else i.line]
+                         for b in graph.blocks for i in b.instructions],
+    }
+
+
+def _drawn(graph: ControlFlowGraph) -> list[int]:
+    """Indices of the edges ``render.graph.to_dot`` draws, in its order (it draws an
+    arrow once when several edges share source, destination, kind, label and event).
+    The browser matches the n-th ``b<src>->b<dst>`` arrow of the SVG to the n-th of these."""
+    seen: set = set()
+    out = []
+    for i, e in enumerate(graph.edges):
+        key = (e.src, e.dst, e.kind, e.label, e.event)
+        if key not in seen:
+            seen.add(key)
+            out.append(i)
+    return out
+
+
+class CFGView(anywidget.AnyWidget):
+    """A code object's control-flow graph in a widget, optionally with a trace's counts.
+
+    ``code_or_cfg``: a function, code object or :class:`~monviz.cfg.ControlFlowGraph`
+    (or a :class:`~monviz.Trace`, to start on its first code object). With
+    ``trace``, every code object of the trace is offered too, with its overlay.
+    """
+
+    _esm = _HERE / "cfgview.js"
+    _css = _HERE / "cfgview.css"
+
+    #: key of the graph shown (see ``codes``)
+    code = traitlets.Unicode("").tag(sync=True)
+    #: "source" (lines in blocks) or "bytecode" (instructions)
+    view = traitlets.Unicode("source").tag(sync=True)
+    #: highlighted block id, and edge (index into ``graph.edges``); -1 for none
+    block = traitlets.Int(-1).tag(sync=True)
+    edge = traitlets.Int(-1).tag(sync=True)
+    #: follow the linked timeline into other code objects
+    follow = traitlets.Bool(True).tag(sync=True)
+    #: a linked Timeline's cursor (see Timeline.cursor)
+    cursor = traitlets.Dict().tag(sync=True)
+
+    _graphs = traitlets.Dict().tag(sync=True)
+    _order = traitlets.List().tag(sync=True)
+    _svgs = traitlets.Dict().tag(sync=True)
+    _error = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, code_or_cfg, trace: Trace | None = None, *, view: str = "source",
+                 **kwargs) -> None:
+        if isinstance(code_or_cfg, Trace) and trace is None:
+            code_or_cfg, trace = None, code_or_cfg
+        if view not in render_graph.VIEWS:
+            raise InvalidArgumentError(
+                f"view must be one of {', '.join(map(repr, render_graph.VIEWS))}, not {view!r}")
+        self._trace = trace
+        self._entries: dict[str, tuple[ControlFlowGraph, int | None]] = {}
+        first = self._collect(code_or_cfg, trace)
+        graphs = {key: {**_describe(g), "cid": cid} for key, (g, cid) in self._entries.items()}
+        super().__init__(_graphs=graphs, _order=list(self._entries), view=view, **kwargs)
+        self.code = first
+        eager = EAGER if trace is None or len(trace) <= BIG else 1
+        for key in list(self._entries)[:eager]:
+            self._ensure_svg(key)
+
+    def _collect(self, code_or_cfg, trace: Trace | None) -> str:
+        """Fill ``_entries`` (trace code objects ``c{index}``, others ``g{n}``); the first key."""
+        infos = trace.code_infos() if trace is not None else []
+        by_code = {id(info.code): cid for cid, info in enumerate(infos) if info.code is not None}
+        first = None
+        if code_or_cfg is not None:
+            root = code_or_cfg if isinstance(code_or_cfg, ControlFlowGraph) else cfg(code_or_cfg)
+            for g in root.walk():
+                cid = by_code.get(id(g.code))
+                key = f"c{cid}" if cid is not None else f"g{len(self._entries)}"
+                self._entries.setdefault(key, (g, cid))
+                first = first or key
+        if trace is not None:
+            for info in trace.codes():  # code objects that ran, in order of first event
+                cid = by_code.get(id(info.code))
+                key = f"c{cid}"
+                if cid is None or key in self._entries:
+                    continue
+                try:
+                    self._entries[key] = (cfg(info.code), cid)
+                except MonvizError:
+                    continue
+                first = first or key
+        if first is None:
+            raise InvalidArgumentError(
+                "CFGView needs a function, code object or ControlFlowGraph, or a trace whose "
+                "code objects are still alive (a trace loaded from JSON has only descriptions)")
+        return first
+
+    # -- Python API -------------------------------------------------------------
+    @property
+    def graph(self) -> ControlFlowGraph:
+        """The graph shown now."""
+        return self._entries[self.code][0]
+
+    @property
+    def codes(self) -> dict[str, str]:
+        """Key -> qualname of every graph this view can show."""
+        return {key: g.qualname for key, (g, _) in self._entries.items()}
+
+    def show_code(self, code) -> None:
+        """Switch to the graph of a code object, function, qualname or key."""
+        code = getattr(code, "__code__", code)
+        for key, (g, _) in self._entries.items():
+            if code in (key, g.qualname) or g.code is code:
+                self.code = key
+                return
+        raise InvalidArgumentError(f"no graph for {code!r} here; choose from {self.codes}")
+
+    def highlight(self, block: int | None = None, edge=None) -> None:
+        """Highlight a block (id) and/or an edge (an :class:`~monviz.cfg.Edge` or its index)."""
+        if edge is not None and not isinstance(edge, int):
+            edge = self.graph.edges.index(edge)
+        self.block = -1 if block is None else block
+        self.edge = -1 if edge is None else edge
+
+    # -- rendering --------------------------------------------------------------
+    def svg_of(self, key: str | None = None) -> str:
+        """The SVG of a graph (default: the one shown), with its overlay when there is one."""
+        key = key or self.code
+        graph, cid = self._entries[key]
+        overlay = None
+        if self._trace is not None and cid is not None and len(self._trace) > OVERLAY_LIMIT:
+            self._error = (f"counts are not drawn for traces of more than {OVERLAY_LIMIT:,} "
+                           f"events (this one has {len(self._trace):,})")
+        elif self._trace is not None and cid is not None:
+            try:
+                overlay = graph.overlay(self._trace)
+            except MonvizError as exc:  # recorded by another Python: no counts
+                self._error = str(exc)
+        sources = self._trace.sources if self._trace is not None else None
+        return render_graph.svg(render_graph.to_dot(graph, overlay, view=self.view,
+                                                    sources=sources))
+
+    def _ensure_svg(self, key: str) -> None:
+        if key in self._svgs or key not in self._entries:
+            return
+        try:
+            text = self.svg_of(key)
+        except MonvizError as exc:  # no dot: say so in the widget
+            self._error = str(exc)
+            return
+        self._svgs = {**self._svgs, key: text}
+
+    @traitlets.observe("code")
+    def _code_changed(self, change) -> None:
+        # errors inside observers are swallowed by traitlets/ipywidgets: surface them
+        try:
+            self._ensure_svg(change["new"])
+        except Exception as exc:
+            self._error = f"could not draw {change['new']}: {type(exc).__name__}: {exc}"
+            self.log.exception("CFGView could not draw %s", change["new"])
+
+    @traitlets.observe("view")
+    def _view_changed(self, change) -> None:
+        if change["new"] not in render_graph.VIEWS:
+            self._error = f"unknown view {change['new']!r}"
+            return
+        self._svgs = {}
+        self._ensure_svg(self.code)
+
+    def __repr__(self) -> str:
+        g = self.graph
+        return (f"CFGView({g.qualname}: {len(g.blocks)} blocks, {len(g.edges)} edges; "
+                f"{len(self._entries)} code objects)")
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        svg = self._svgs.get(self.code)
+        if svg is None:
+            try:
+                svg = self.svg_of()
+            except MonvizError as exc:
+                data["text/html"] = f"<p class='monviz-missing-dot'>{_escape(str(exc))}</p>"
+                return bundle
+        data["image/svg+xml"] = svg
+        return bundle
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=True)

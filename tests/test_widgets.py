@@ -1,0 +1,425 @@
+"""The widgets without a browser: payload, static fallback, reprs, traits, escaping.
+
+The payload is checked against the Trace it came from (its columns read back
+from the bytes; per-kind facts against the event catalogue). The JavaScript
+that reads it (``TraceData`` in timeline.js) is run under Node, when there is
+one, and must give back every event exactly as ``trace[i]`` does. Browser
+behaviour is tested in tests/browser/.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from array import array
+from itertools import chain, repeat
+from pathlib import Path
+
+import ipywidgets
+import pytest
+
+import monviz
+from monviz import Trace, _stream
+from monviz.cfg import cfg
+from monviz.events import CATALOGUE
+from monviz.render.timeline import kind_colour, overview_svg, timeline_html
+from monviz.widgets import CFGView, Linked, Timeline, _payload, show
+
+EVIL = "<img src=x onerror=alert(1)>"
+#: what a conditional branch is reported as (BRANCH until 3.13, BRANCH_LEFT/RIGHT from 3.14)
+BRANCHES = ("BRANCH", "BRANCH_LEFT", "BRANCH_RIGHT")
+JUMPS = (*BRANCHES, "JUMP")
+
+SOURCE = textwrap.dedent('''\
+    class Evil:
+        def __repr__(self):
+            return "<img src=x onerror=alert(1)>"
+
+
+    def classify(n, tag):
+        total = 0
+        for i in range(n):
+            if tag == "<img src=x onerror=alert(1)>":
+                total += i
+            else:
+                total -= 1
+        return Evil() if total < 0 else total
+
+
+    result = classify(3, "x")
+''')
+
+
+@pytest.fixture(scope="module")
+def recorded():
+    ns: dict = {}
+    trace = monviz.record(SOURCE, namespace=ns)
+    return trace, ns
+
+
+@pytest.fixture(scope="module")
+def trace(recorded) -> Trace:
+    return recorded[0]
+
+
+# -- synthetic traces of any length ------------------------------------------------------
+
+_TILE = textwrap.dedent("""\
+    def fib(n):
+        if n < 2:
+            return n
+        return fib(n - 1) + fib(n - 2)
+
+
+    fib(9)
+""")
+
+
+def synthetic(n: int) -> Trace:
+    """A trace of at least ``n`` events: a real small recording, repeated (balanced frames,
+    so depths and spans stay right); times keep increasing."""
+    base = monviz.record(_TILE)
+    d = base._d
+    size = len(base)
+    reps = math.ceil(n / size)
+    out = _stream.Decoded()
+    for name in ("kind", "a", "jump_dest", "value_ids", "call_func", "call_arg0"):
+        setattr(out, name, getattr(d, name) * reps)
+    out.depth = array(d.depth.typecode)
+    shift = d.time_ns[-1] + 1000
+    offsets = chain.from_iterable(repeat(r * shift, len(d.time_ns)) for r in range(reps))
+    out.time_ns = array("q", map(sum, zip(d.time_ns * reps, offsets)))
+    starts = [s + r * size for r in range(reps) for s in d.code_start]
+    out.code_start = _stream.narrow(starts, reps * size, signed=False)
+    out.code_id = d.code_id * reps
+    out.thread_start, out.thread_idx = array("B", [0]), array("B", [0])
+    out.values, out.threads, out.dropped, out.level0 = d.values, d.threads, 0, 0
+    out.count = len(out.kind)
+    return Trace(out, kind_names=base.kind_names, codes=base.code_infos(), sources=base.sources,
+                 events=base.events)
+
+
+# -- payload ---------------------------------------------------------------------------
+
+
+def _read(buffers, described, name):
+    col = array({v: k for k, v in _payload.TYPES.items() if k not in "lL"}[
+        described[name]["type"]])
+    col.frombytes(buffers[name])
+    return col
+
+
+def test_payload_columns_are_the_trace_columns(trace):
+    meta, buffers = _payload.build(trace)
+    described = meta["columns"]
+    assert meta["n"] == len(trace)
+    assert list(_read(buffers, described, "kind")) == list(trace._d.kind)
+    assert list(_read(buffers, described, "depth")) == [ev.depth for ev in trace]
+    runs = list(zip(_read(buffers, described, "code_start"), _read(buffers, described, "code_id")))
+    dense = [next(c for s, c in reversed(runs) if s <= i) for i in range(len(trace))]
+    assert dense == trace.code_ids()
+    jumps = iter(_read(buffers, described, "jump_dest"))
+    assert [next(jumps) if ev.target is not None else None for ev in trace] == \
+        [ev.target for ev in trace]
+    assert json.loads(buffers["values"]) == trace._d.values
+    for name, info in described.items():
+        assert len(buffers[name]) == info["length"] * array(
+            {v: k for k, v in _payload.TYPES.items() if k not in "lL"}[info["type"]]).itemsize
+
+
+def test_payload_kinds_come_from_the_catalogue(trace):
+    meta, _ = _payload.build(trace)
+    assert [k["name"] for k in meta["kinds"]] == list(trace.kind_names)
+    for k in meta["kinds"]:
+        assert k["meaning"] == CATALOGUE[k["name"]].meaning
+        assert k["colour"] == kind_colour(k["name"])
+    by = {k["name"]: k for k in meta["kinds"]}
+    assert by["LINE"]["line"] and not by["CALL"]["line"]
+    assert by["PY_START"]["push"] and by["PY_RETURN"]["pop"]
+    assert by["PY_RETURN"]["field"] == "value" and by["RAISE"]["field"] == "exception"
+    layout = _stream.Layout.of(trace.kind_names)
+    for table, kinds in meta["tables"].items():
+        assert kinds == [k for k in range(len(trace.kind_names)) if layout.tables[table][k]]
+
+
+def test_payload_codes_and_sources(trace):
+    meta, _ = _payload.build(trace)
+    infos = trace.code_infos()
+    assert [c["qualname"] for c in meta["codes"]] == [i.qualname for i in infos]
+    classify = next(c for c in meta["codes"] if c["qualname"] == "classify")
+    assert meta["files"][classify["file"]]["source"] == SOURCE
+    code = next(i.code for i in infos if i.qualname == "classify")
+    positions = list(code.co_positions())
+    assert len(classify["positions"]) == 4 * len(positions)
+    assert classify["positions"][4:8] == [-1 if v is None else v for v in positions[1]]
+
+
+def test_payload_of_a_million_events_is_small_fast_and_has_no_per_event_loop():
+    big = synthetic(1_000_000)
+    assert len(big) >= 1_000_000
+    best = math.inf
+    for _ in range(2):
+        fresh = big._with(big._d)  # nothing derived yet (depths are derived inside)
+        t = time.perf_counter()
+        payload = _payload.build(fresh)
+        best = min(best, time.perf_counter() - t)
+    sent = _payload.nbytes(payload)
+    print(f"\npayload of {len(big):,} events: {sent / 1e6:.1f} MB in {best * 1000:.0f} ms")
+    assert sent < 32e6
+    assert sent / len(big) < 16
+    assert best < 1.0
+
+    # the Python lines run do not grow with the number of events
+    def lines_run(t: Trace) -> int:
+        count = 0
+
+        def tracer(frame, event, arg):
+            nonlocal count
+            if event == "line" and "monviz" in frame.f_code.co_filename:
+                count += 1
+            return tracer
+
+        sys.settrace(tracer)
+        try:
+            _payload.build(t)
+        finally:
+            sys.settrace(None)
+        return count
+
+    small = synthetic(2_000)
+    assert lines_run(small._with(small._d)) == lines_run(synthetic(200_000))
+
+
+# -- static fallback and escaping ------------------------------------------------------------
+
+
+def test_static_html_shows_user_strings_as_text(recorded):
+    trace, ns = recorded
+    html = Timeline(trace)._repr_mimebundle_()[0]["text/html"]
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "&lt;module&gt;" in html
+    assert "<img" not in html and "<module>" not in html
+    view = CFGView(ns["classify"], trace)
+    svg = view._repr_mimebundle_()[0]["image/svg+xml"]
+    assert "&lt;img src=x onerror=alert(1)&gt;" in svg  # the `if tag == "<img ...>"` line
+    assert "<img" not in svg
+    linked = show(trace)._repr_mimebundle_()["text/html"]
+    assert "<img" not in linked and "&lt;img src=x onerror=alert(1)&gt;" in linked
+    assert "<svg" in linked  # the graph, inline
+
+
+def test_static_overview_is_bounded_for_a_million_events():
+    big = synthetic(1_000_000)
+    t = time.perf_counter()
+    html = timeline_html(big)
+    took = time.perf_counter() - t
+    svg = overview_svg(big)
+    assert svg.count("<rect") < 5000
+    assert len(html) < 300_000
+    assert took < 2.0
+
+
+def test_bundles_carry_widget_view_text_and_static(trace, recorded):
+    bundle, _ = Timeline(trace)._repr_mimebundle_()
+    assert set(bundle) == {"text/plain", "application/vnd.jupyter.widget-view+json", "text/html"}
+    bundle, _ = CFGView(recorded[1]["classify"])._repr_mimebundle_()
+    assert bundle["image/svg+xml"].lstrip().startswith("<?xml")
+
+
+def test_reprs_have_no_address(trace, recorded):
+    widgets = [Timeline(trace), CFGView(recorded[1]["classify"], trace), show(trace)]
+    texts = [repr(w) for w in widgets]
+    assert texts[0] == f"Timeline({len(trace)} events, 3 code objects, step=0)"
+    assert texts[1].startswith("CFGView(classify: ")
+    assert texts[2].startswith(f"monviz.show({len(trace)} events")
+    for w, text in zip(widgets, texts):
+        assert "0x" not in text and " at " not in text
+        bundle = w._repr_mimebundle_()
+        plain = (bundle[0] if isinstance(bundle, tuple) else bundle)["text/plain"]
+        assert "0x" not in plain
+
+
+# -- traits and Python-side behaviour ------------------------------------------------------
+
+
+def test_step_is_clamped_and_names_the_event(trace):
+    w = Timeline(trace)
+    w.step = 5
+    assert w.event == trace[5]
+    w.step = 10**9
+    assert w.step == len(trace) - 1
+    w.step = -3
+    assert w.step == 0
+    assert w.seek_kind in BRANCHES
+
+
+def test_next_and_previous_of_a_kind(trace):
+    w = Timeline(trace)
+    kind = w.seek_kind
+    branches = [ev.index for ev in trace if ev.event == kind]
+    assert w.next_of() == branches[0] == w.step
+    assert w.next_of(kind.lower()) == branches[1]
+    assert w.previous_of() == branches[0]
+    assert w.previous_of() is None and w.step == branches[0]
+    returns = [ev.index for ev in trace if ev.event == "PY_RETURN"]
+    assert w.next_of("PY_RETURN") == next(r for r in returns if r > branches[0])
+
+
+def test_an_empty_trace_still_makes_a_widget_and_a_page():
+    empty = monviz.record("x = 1", events=["BRANCH"])
+    assert len(empty) == 0
+    w = Timeline(empty)
+    assert w.step == 0 and w.event is None and w.seek_kind == ""
+    assert "0 events" in w._repr_mimebundle_()[0]["text/html"]
+
+
+def test_timeline_rejects_non_traces():
+    with pytest.raises(monviz.MonvizError, match=r"needs a monviz\.Trace"):
+        Timeline([1, 2, 3])
+
+
+def test_cfgview_switches_graphs_and_renders_lazily(recorded, monkeypatch):
+    trace, ns = recorded
+    monkeypatch.setattr("monviz.widgets.cfgview.EAGER", 1)
+    view = CFGView(trace)
+    assert view.code == "c0" and list(view._svgs) == ["c0"]
+    assert set(view.codes.values()) == {"<module>", "Evil", "classify"}
+    view.show_code(ns["classify"])
+    assert view.graph.qualname == "classify" and view.code in view._svgs
+    graph = cfg(ns["classify"])
+    branch = next(e for e in graph.edges if e.kind == "branch")
+    view.highlight(block=branch.dst, edge=view.graph.edges[graph.edges.index(branch)])
+    assert (view.block, view.edge) == (branch.dst, graph.edges.index(branch))
+    view.view = "bytecode"
+    assert list(view._svgs) == [view.code] and "FOR_ITER" in view._svgs[view.code]
+    assert view.graph.qualname == "classify"
+    with pytest.raises(monviz.MonvizError, match="no graph for"):
+        view.show_code("nope")
+
+
+def test_cfgview_draws_no_counts_for_huge_traces(recorded, monkeypatch):
+    trace, ns = recorded
+    monkeypatch.setattr("monviz.widgets.cfgview.OVERLAY_LIMIT", 10)
+    view = CFGView(ns["classify"], trace)
+    assert "ran " not in view._svgs[view.code] and "counts are not drawn" in view._error
+    monkeypatch.setattr("monviz.widgets.cfgview.OVERLAY_LIMIT", 10**9)
+    assert "ran 1×" in CFGView(ns["classify"], trace)._svgs["c3"]
+
+
+def test_cfgview_describes_edges_by_the_pairs_events_report(recorded):
+    trace, ns = recorded
+    view = CFGView(ns["classify"], trace)
+    desc = view._graphs[view.code]
+    for ev in trace:
+        if ev.event in JUMPS and ev.code.qualname == "classify":
+            edge = view.graph.edge_for(ev.offset, ev.target, ev.event)
+            assert view.graph.edges.index(edge) in desc["pairs"][f"{ev.offset},{ev.target}"]
+
+
+def test_show_links_timeline_cursor_to_the_graph(trace):
+    linked = show(trace)
+    assert isinstance(linked, Linked) and isinstance(linked, ipywidgets.VBox)
+    assert linked.children == (linked.timeline, linked.cfgview)
+    link = linked._link
+    assert link.source == (linked.timeline, "cursor") and link.target == (linked.cfgview, "cursor")
+    linked.step = 7
+    assert linked.timeline.step == 7
+
+
+def test_show_without_live_code_shows_the_timeline_alone(trace):
+    loaded = Trace.from_json(trace.to_json())
+    linked = show(loaded)
+    assert linked.cfgview is None and linked.children == (linked.timeline,)
+
+
+def test_widgets_are_exported_lazily():
+    code = "import sys, monviz; print('anywidget' in sys.modules, monviz.Timeline.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[1]).stdout.split()
+    assert out == ["False", "Timeline"]
+    assert monviz.show is show and monviz.CFGView is CFGView
+
+
+# -- the browser's reading of the payload, under Node ------------------------------------------
+
+_NODE_SCRIPT = """
+import { readFileSync } from "node:fs";
+import { TraceData } from "./timeline.mjs";
+const { meta, names } = JSON.parse(readFileSync("meta.json", "utf8"));
+const cols = {};
+for (const n of names) {
+  const b = readFileSync(n + ".bin"); // a view into a shared pool: offsets as in a browser
+  cols[n] = new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+const d = new TraceData(meta, cols);
+const out = [];
+for (let i = 0; i < d.n; i++) {
+  const det = d.details(i);
+  out.push({ ...det, stack: d.stack(i).map((f) => f.code), cursor: d.cursor(i) });
+}
+console.log(JSON.stringify({ events: out, spans: d.spanCount }));
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js not installed")
+def test_browser_side_reads_every_event_as_python_does(trace, tmp_path):
+    meta, buffers = _payload.build(trace)
+    (tmp_path / "meta.json").write_text(json.dumps({"meta": meta, "names": list(buffers)}))
+    for name, data in buffers.items():
+        (tmp_path / f"{name}.bin").write_bytes(data)
+    js = Path(monviz.widgets.__file__).parent / "timeline.js"
+    shutil.copy(js, tmp_path / "timeline.mjs")
+    (tmp_path / "run.mjs").write_text(_NODE_SCRIPT)
+    result = subprocess.run(["node", "run.mjs"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    got = json.loads(result.stdout)
+    assert got["spans"] == sum(1 for ev in trace if ev.event == "PY_START")  # one per frame
+    for ev, js_ev in zip(trace, got["events"], strict=True):
+        for field in ("event", "line", "offset", "target", "callable", "arg0", "value",
+                      "exception", "depth"):
+            assert js_ev[field] == getattr(ev, field), (ev, field, js_ev[field])
+        assert js_ev["code"] == ev.code.qualname
+        assert js_ev["time"] == ev.time_ns
+        # the open frames: as many as the depth says, innermost this event's code object
+        assert len(js_ev["stack"]) == ev.depth + 1
+        assert meta["codes"][js_ev["stack"][-1]]["qualname"] == ev.code.qualname
+        cursor = js_ev["cursor"]
+        assert (cursor["offset"], cursor["line"], cursor["target"]) == (
+            ev.offset, ev.line, ev.target)
+    # the jump just taken, for each event of classify: the last BRANCH/JUMP of its frame
+    last = None
+    for ev, js_ev in zip(trace, got["events"]):
+        if ev.code.qualname != "classify":
+            continue
+        if ev.event == "PY_START":
+            last = None
+        if ev.event in JUMPS:
+            last = [ev.offset, ev.target, ev.event]
+        assert js_ev["cursor"]["jump"] == last, ev
+
+
+# -- a saved notebook without widget state ----------------------------------------------------
+
+
+@pytest.mark.notebook
+def test_nbconvert_html_shows_the_static_fallback(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        f"import monviz\ntrace = monviz.record({SOURCE!r})\nmonviz.show(trace)")]
+    nbclient.NotebookClient(nb, timeout=60, kernel_name="python3", store_widget_state=False,
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    data = nb.cells[0].outputs[0]["data"]
+    assert data["text/plain"].startswith("monviz.show(")
+    html, _ = HTMLExporter().from_notebook_node(nb)
+    assert "monviz-overview" in html and "monviz-cfg-static" in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html and "<img src=x" not in html
