@@ -93,6 +93,8 @@ class Event(NamedTuple):
 
 
 FIELDS = Event._fields
+#: Above this many runs of one code object, counting per run costs more than a Counter.
+_MAX_RUNS = 4096
 _VALUE_FIELD = {_stream.EXIT: "value", _stream.EXC: "exception", _stream.UNWIND: "exception",
                 _stream.THROW: "exception", _stream.VALUED: "exception"}
 _ARRAYS = _stream.PACKED
@@ -259,18 +261,35 @@ class Trace:
         return [self._codes[c] if c >= 0 else UNKNOWN_CODE for c in seen]
 
     def counts(self) -> dict[CodeInfo, dict[str, int]]:
-        """Events per code object and event name."""
-        pairs = Counter(zip(self.code_ids(), self._d.kind))
+        """Events per code object and event name.
+
+        Per run of one code object, one ``bytes.count`` per kind present (C passes
+        over the kind column); a ``Counter`` of (code, kind) pairs when the code
+        object changes very often.
+        """
+        d = self._d
+        kinds = d.kind.tobytes()
+        per_code: dict[int, Counter] = {}
+        if len(d.code_id) > _MAX_RUNS:
+            for (cid, k), n in Counter(zip(self.code_ids(), kinds)).items():
+                per_code.setdefault(cid, Counter())[k] += n
+        else:
+            present = sorted(set(kinds))
+            starts = [*d.code_start, len(kinds)]
+            for cid, start, end in zip(d.code_id, starts, starts[1:]):
+                row = per_code.setdefault(cid, Counter())
+                for k in present:
+                    row[k] += kinds.count(k, start, end)
         out: dict[CodeInfo, dict[str, int]] = {}
-        for (cid, k), n in sorted(pairs.items()):
+        for cid in sorted(per_code):
             info = self._codes[cid] if cid >= 0 else UNKNOWN_CODE
-            out.setdefault(info, {})[self.kind_names[k]] = n
+            out[info] = {self.kind_names[k]: n for k, n in sorted(per_code[cid].items()) if n}
         return out
 
     def totals(self) -> dict[str, int]:
-        """Events per event name, in catalogue order."""
-        counter = Counter(self._d.kind)
-        return {self.kind_names[k]: counter[k] for k in sorted(counter)}
+        """Events per event name, in catalogue order (a ``bytes.count`` per kind present)."""
+        kinds = self._d.kind.tobytes()
+        return {self.kind_names[k]: kinds.count(k) for k in sorted(set(kinds))}
 
     def filter(self, events=None, code=None) -> Trace:
         """A new trace with only the given events (names or groups) and/or code objects.

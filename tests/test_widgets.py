@@ -214,14 +214,13 @@ def test_static_html_shows_user_strings_as_text(recorded):
 
 
 def test_static_overview_is_bounded_for_a_million_events():
+    """Its size does not grow with the trace (its time is in benchmarks/widgets.py)."""
     big = synthetic(1_000_000)
-    t = time.perf_counter()
     html = timeline_html(big)
-    took = time.perf_counter() - t
     svg = overview_svg(big)
     assert svg.count("<rect") < 5000
     assert len(html) < 300_000
-    assert took < 2.0
+    assert len(timeline_html(synthetic(10_000))) > len(html) / 10
 
 
 def test_bundles_carry_widget_view_text_and_static(trace, recorded):

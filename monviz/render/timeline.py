@@ -14,7 +14,6 @@ The colours here are the widget's too (it receives them in its payload).
 from __future__ import annotations
 
 import math
-from collections import Counter
 from html import escape
 from itertools import pairwise
 from typing import TYPE_CHECKING
@@ -63,42 +62,6 @@ def kind_meaning(name: str) -> str:
     """The catalogue's one-line meaning, or a note for a kind this Python does not know."""
     info = CATALOGUE.get(name)
     return info.meaning if info is not None else "(an event of another Python version)"
-
-
-def kind_totals(trace: Trace) -> dict[str, int]:
-    """Events per kind, in kind order (a ``bytes.count`` pass per kind present)."""
-    kinds = trace._d.kind.tobytes()
-    names = trace.kind_names
-    return {names[k]: kinds.count(k) for k in sorted(set(kinds))}
-
-
-#: Above this many runs of one code object, counting per run costs more than a Counter.
-_MAX_RUNS = 4096
-
-
-def code_counts(trace: Trace) -> dict[int, dict[int, int]]:
-    """Events per code index and kind.
-
-    Per run of one code object, one ``bytes.count`` per kind present (a few C
-    passes over the kind column); a ``Counter`` over (code, kind) pairs when the
-    code object changes very often.
-    """
-    d = trace._d
-    kinds = d.kind.tobytes()
-    out: dict[int, dict[int, int]] = {}
-    if len(d.code_id) > _MAX_RUNS:
-        for (cid, k), c in sorted(Counter(zip(trace.code_ids(), kinds)).items()):
-            out.setdefault(cid, {})[k] = c
-        return out
-    present = sorted(set(kinds))
-    starts = [*d.code_start, len(kinds)]
-    for cid, s, e in zip(d.code_id, starts, starts[1:]):
-        row = out.setdefault(cid, {})
-        for k in present:
-            c = kinds.count(k, s, e)
-            if c:
-                row[k] = row.get(k, 0) + c
-    return out
 
 
 def _bins(n: int, bins: int) -> list[tuple[int, int]]:
@@ -178,7 +141,7 @@ def overview_svg(trace: Trace, width: int = WIDTH, bins: int = BINS) -> str:
 def legend_html(trace: Trace) -> str:
     """Swatch, name, count and (as a tooltip) the catalogue's meaning of each kind present."""
     items = []
-    for name, count in kind_totals(trace).items():
+    for name, count in trace.totals().items():
         items.append(f'<span class="monviz-legend-item" title="{escape(kind_meaning(name))}">'
                      f'<span style="display:inline-block;width:10px;height:10px;'
                      f'background:{kind_colour(name)};margin-right:4px"></span>'
@@ -197,52 +160,10 @@ def legend_html(trace: Trace) -> str:
 
 
 def summary_html(trace: Trace) -> str:
-    """Counts per code object and kind, then the first and last events; all text escaped.
+    """The trace's own summary table (counts per code object and kind, first and last events)."""
+    from .summary import trace_summary_html
 
-    The same table as :func:`monviz.render.summary.trace_summary_html`, counted
-    without a per-event pass.
-    """
-    from .summary import EDGE_EVENTS, _event_row
-
-    names = trace.kind_names
-    totals = kind_totals(trace)
-    order = [names.index(n) for n in totals]
-    infos = trace.code_infos()
-    head = "".join(f"<th>{escape(n)}</th>" for n in totals)
-    rows = []
-    for cid, counts in sorted(code_counts(trace).items()):
-        info = infos[cid] if cid >= 0 else None
-        label = info.qualname if info else "<unknown>"
-        where = info.location if info else ""
-        cells = "".join(f"<td>{counts.get(k, '')}</td>" for k in order)
-        rows.append(f"<tr><td title='{escape(where, quote=True)}'>{escape(label)}</td>"
-                    f"{cells}</tr>")
-    total_cells = "".join(f"<td><b>{c}</b></td>" for c in totals.values())
-    n = len(trace)
-    if n <= 2 * EDGE_EVENTS:
-        shown, gap = list(trace), ""
-    else:
-        shown = trace[:EDGE_EVENTS] + trace[-EDGE_EVENTS:]
-        gap = f"<tr><td colspan='7'>… {n - 2 * EDGE_EVENTS:,} more events …</td></tr>"
-    ev_rows = [_event_row(ev) for ev in shown]
-    if gap:
-        ev_rows.insert(EDGE_EVENTS, gap)
-    status = []
-    if trace.truncated:
-        status.append(f"truncated: {trace.dropped} more events were not kept")
-    if trace.exception_repr:
-        status.append(f"the code raised {trace.exception_repr}")
-    status_html = "".join(f"<p class='monviz-status'>{escape(s)}</p>" for s in status)
-    return (
-        "<div class='monviz-trace'>"
-        f"<p><b>monviz trace</b>: {n:,} events from {len(trace.codes())} code objects "
-        f"(Python {escape(trace.python)})</p>{status_html}"
-        f"<table><thead><tr><th>code object</th>{head}</tr></thead><tbody>{''.join(rows)}"
-        f"<tr><td><b>total</b></td>{total_cells}</tr></tbody></table>"
-        "<table><thead><tr><th>#</th><th>event</th><th>code</th><th>line</th><th>offset</th>"
-        "<th>detail</th><th>depth</th></tr></thead>"
-        f"<tbody>{''.join(ev_rows)}</tbody></table></div>"
-    )
+    return trace_summary_html(trace)
 
 
 def timeline_html(trace: Trace) -> str:
