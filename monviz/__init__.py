@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from . import events
 from .cfg import ControlFlowGraph, cfg
+from .compare import Comparison, compare
 from .errors import (
     InvalidArgumentError,
     InvalidTargetError,
@@ -26,6 +27,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CFGView",
     "CodeInfo",
+    "Comparison",
     "ControlFlowGraph",
     "Event",
     "Explorer",
@@ -40,6 +42,7 @@ __all__ = [
     "Trace",
     "UnknownEventError",
     "cfg",
+    "compare",
     "events",
     "record",
     "show",

@@ -15,9 +15,12 @@ import textwrap
 
 import pytest
 
-from monviz import compare as comparing
+import monviz  # noqa: F401  (imports the monviz.compare submodule)
 from monviz import interpreters
 from monviz.errors import InvalidArgumentError
+
+#: the module (monviz.compare, the attribute, is the function)
+comparing = sys.modules["monviz.compare"]
 
 ON_MAIN = sys.version_info[:2] == (3, 13)
 pytestmark = pytest.mark.skipif(not ON_MAIN, reason="compare() is tested from Python 3.13")
