@@ -280,11 +280,13 @@ class Trace:
                 row = per_code.setdefault(cid, Counter())
                 for k in present:
                     row[k] += kinds.count(k, start, end)
-        out: dict[CodeInfo, dict[str, int]] = {}
-        for cid in sorted(per_code):
+        merged: dict[CodeInfo, Counter] = {}
+        for cid in sorted(per_code):  # code objects that look the same (IPython compiles
+            # each top-level statement of a cell as its own <module>) share one row
             info = self._codes[cid] if cid >= 0 else UNKNOWN_CODE
-            out[info] = {self.kind_names[k]: n for k, n in sorted(per_code[cid].items()) if n}
-        return out
+            merged.setdefault(info, Counter()).update(per_code[cid])
+        return {info: {self.kind_names[k]: n for k, n in sorted(row.items()) if n}
+                for info, row in merged.items()}
 
     def totals(self) -> dict[str, int]:
         """Events per event name, in catalogue order (a ``bytes.count`` per kind present)."""

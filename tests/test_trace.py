@@ -289,3 +289,23 @@ def check_threads(trace):
                          and e.code.qualname.endswith("leaf")) for t in trace.threads[1:]}
     assert sum(per_thread.values()) == 900
     assert all(n % 300 == 0 for n in per_thread.values())
+
+
+def test_counts_add_up_code_objects_that_look_the_same():
+    """IPython compiles each top-level statement of a cell as its own <module> code object,
+    all with the cell's name and first line: their counts share a row, none is lost."""
+    first = compile("def f():\n    return 1\nx = f()\n", "<cell-1>", "exec")
+    second = compile("y = 2\n", "<cell-1>", "exec")
+
+    def run():
+        namespace: dict = {}
+        exec(first, namespace)
+        exec(second, namespace)
+
+    trace = monviz.record(run, events=["PY_START", "LINE"])
+    rows = {info.qualname: row for info, row in trace.counts().items()
+            if info.filename == "<cell-1>"}
+    by_iteration = Counter(e.event for e in trace
+                           if e.code.filename == "<cell-1>" and e.code.qualname == "<module>")
+    assert rows["<module>"] == dict(by_iteration) == {"PY_START": 2, "LINE": 3}
+    assert sum(sum(r.values()) for r in trace.counts().values()) == len(trace)

@@ -141,8 +141,11 @@ class Explorer(ipywidgets.VBox):
         self.rerun = rerun
         self._infos = [c for c in trace.codes() if c.code is not None] or trace.codes()
         self.table = ipywidgets.HTML(codes_table_html(trace))
+        labels = [f"{c.qualname} ({c.location})" for c in self._infos]
+        labels = [label if labels.count(label) == 1 else f"{label} #{labels[:i].count(label) + 1}"
+                  for i, label in enumerate(labels)]  # one cell's <module>s look alike
         self.chooser = ipywidgets.Dropdown(
-            options=[(f"{c.qualname} ({c.location})", i) for i, c in enumerate(self._infos)],
+            options=[(label, i) for i, label in enumerate(labels)],
             description="code object", style={"description_width": "initial"})
         self.detail = ipywidgets.Output()
         self.checks: dict[tuple[int, str], ipywidgets.Checkbox] = {}
