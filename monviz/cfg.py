@@ -91,6 +91,7 @@ import bisect
 import dis
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from itertools import compress
 from types import CodeType
 
 from . import versions
@@ -625,23 +626,11 @@ def _overlay(graph: ControlFlowGraph, trace) -> Overlay:
             f"not {versions.VERSION}")
     recorded = frozenset(trace.events)
     cids = _matching_codes(graph, trace)
-    branch_events = {"BRANCH", "BRANCH_LEFT", "BRANCH_RIGHT", "JUMP"}
     n_by_name: Counter = Counter()
     pairs: Counter = Counter()
     at: dict[str, Counter] = defaultdict(Counter)  # event -> offset (line for LINE) -> n
     if cids:
-        for i, cid in enumerate(trace.code_ids()):
-            if cid not in cids:
-                continue
-            ev = trace[i]
-            name = ev.event
-            n_by_name[name] += 1
-            if name in branch_events:
-                pairs[name, ev.offset, ev.target] += 1
-            elif name == "LINE":
-                at[name][ev.line] += 1
-            else:
-                at[name][ev.offset] += 1
+        _count_events(trace, cids, n_by_name, pairs, at)
 
     edge_counts = dict.fromkeys(graph.edges, 0)
     unmatched = []
@@ -654,6 +643,35 @@ def _overlay(graph: ControlFlowGraph, trace) -> Overlay:
     entries = sum(n_by_name[k] for k in ("PY_START", "PY_RESUME", "PY_THROW"))
     solver = _Flow(graph, recorded, at, n_by_name, edge_counts, trace.truncated)
     return solver.solve(entries, unmatched)
+
+
+def _count_events(trace, cids: set[int], n_by_name: Counter, pairs: Counter,
+                  at: dict[str, Counter]) -> None:
+    """Count the code objects' events from the trace's columns, with C-level passes only.
+
+    ``n_by_name``: events per name; ``pairs``: (event, src, dst) of branch/jump events;
+    ``at``: event -> offset (the line for LINE) -> count, for the other events.
+    """
+    from . import _stream
+
+    d = trace._d
+    names = trace.kind_names
+    mine = bytes(map(cids.__contains__, trace.code_ids()))  # 1 on this graph's rows
+    kinds = list(compress(d.kind, mine))
+    offsets = list(compress(d.a, mine))
+    for k, n in Counter(kinds).items():
+        n_by_name[names[k]] = n
+    jumps = _stream.Layout.of(tuple(names)).jumps
+    for (k, a), n in Counter(zip(kinds, offsets)).items():
+        if not jumps[k]:
+            at[names[k]][a] = n
+    jump_rows = trace._rows("jump_dest")
+    flags = list(map(mine.__getitem__, jump_rows))
+    dests = compress(d.jump_dest, flags)
+    srcs = compress(map(d.a.__getitem__, jump_rows), flags)
+    kinds_of_jumps = compress(map(d.kind.__getitem__, jump_rows), flags)
+    for (k, src, dst), n in Counter(zip(kinds_of_jumps, srcs, dests)).items():
+        pairs[names[k], src, dst] = n
 
 
 def _first_traceable(graph: ControlFlowGraph) -> int:
