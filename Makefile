@@ -174,7 +174,7 @@ $(STAMP312): pyproject.toml
 
 # ---------------------------------------------------------------------------------------
 # Runs every step even after a failure, then exits 1 naming the failed ones.
-test: setup ## ruff, whole suite + tutorials (nbval) on 3.13, unit tests on 3.12, 3.14, 3.15
+test: setup ## ruff; suite + tutorials (nbval) on 3.13; unit tests + tutorials (nbval-lax) on 3.12, 3.14, 3.15
 	@$(stop-on-ctrl-c)
 	failed=()
 	echo "== ruff check =="
