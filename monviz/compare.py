@@ -45,10 +45,6 @@ def _key(ev: Event) -> tuple:
     return (_BRANCH_FAMILY.get(ev.event, ev.event), ev.code.qualname, ev.line)
 
 
-def _relative_target(ev: Event) -> int | None:
-    return None if ev.target is None or ev.offset is None else ev.target - ev.offset
-
-
 def _classify(row: Row, versions: list[str]) -> str | None:
     present = [row.events.get(v) for v in versions]
     if any(e is None for e in present):

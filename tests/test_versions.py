@@ -140,15 +140,18 @@ def test_exception_events_can_be_set_per_code_object_from_315_on():
     assert (PY >= (3, 15)) == versions.EXCEPTION_EVENTS_LOCAL
 
 
+RAISES_THREE_TIMES = """
+def f():
+    for _ in range(3):
+        try:
+            raise KeyError
+        except KeyError:
+            pass
+"""
+
+
 def test_returning_disable_from_a_global_raise_is_an_error_until_315():
-    f = compile_function("""
-        def f():
-            for _ in range(3):
-                try:
-                    raise KeyError
-                except KeyError:
-                    pass
-    """, "f")
+    f = compile_function(RAISES_THREE_TIMES, "f")
     message = r"Cannot disable RAISE events\. Callback removed\."
     with Raw(["RAISE"], f.__code__, result=mon.DISABLE, everywhere=True) as raw:
         if PY >= (3, 15):
@@ -161,14 +164,7 @@ def test_returning_disable_from_a_global_raise_is_an_error_until_315():
 
 @pytest.mark.skipif(PY < (3, 15), reason="exception events are local from 3.15 on")
 def test_returning_disable_from_a_local_raise_turns_it_off_for_the_code_object():
-    f = compile_function("""
-        def f():
-            for _ in range(3):
-                try:
-                    raise KeyError
-                except KeyError:
-                    pass
-    """, "f")
+    f = compile_function(RAISES_THREE_TIMES, "f")
     with Raw(["RAISE"], f.__code__, result=mon.DISABLE) as raw:
         f()
         assert mon.get_local_events(TOOL, f.__code__) == 0

@@ -32,7 +32,7 @@ from .. import _stream
 from ..render.timeline import CODE_COLOURS, kind_colour, kind_meaning
 
 if TYPE_CHECKING:
-    from ..trace import CodeInfo, Trace
+    from ..trace import Trace
 
 FORMAT_VERSION = 1
 
@@ -143,7 +143,3 @@ def nbytes(payload: tuple[dict, dict[str, bytes]]) -> int:
     """Bytes sent: the buffers plus the JSON."""
     info, buffers = payload
     return sum(map(len, buffers.values())) + len(json.dumps(info))
-
-
-def code_label(info: CodeInfo) -> str:
-    return f"{info.qualname} ({info.filename}:{info.firstlineno})"
