@@ -8,6 +8,7 @@ the events ``sys.monitoring`` raised; ``monviz.Recorder`` does the same for a
 from __future__ import annotations
 
 from . import events
+from .backends import backend
 from .cfg import ControlFlowGraph, cfg
 from .compare import Comparison, compare
 from .errors import (
@@ -41,6 +42,7 @@ __all__ = [
     "ToolIdInUse",
     "Trace",
     "UnknownEventError",
+    "backend",
     "cfg",
     "compare",
     "events",

@@ -150,10 +150,20 @@ def narrow(values, bound: int | None = None, signed: bool = True) -> array:
     raise OverflowError("value too large for a column")
 
 
-def rows_for(kind: array | bytes, table: bytes) -> list[int]:
+def as_bytes(column: array | memoryview | bytes) -> bytes:
+    """A one-byte column (the kinds) as ``bytes``, for ``translate`` and ``count``."""
+    return column if isinstance(column, bytes) else column.tobytes()
+
+
+def typecode(column: array | memoryview) -> str:
+    """The ``array`` typecode of a column: an ``array`` (pure-Python backend, JSON) or a
+    ``memoryview`` over the compiled backend's memory (its format is a typecode too)."""
+    return column.typecode if isinstance(column, array) else column.format
+
+
+def rows_for(kind: array | memoryview | bytes, table: bytes) -> list[int]:
     """Rows whose kind is flagged in ``table`` (e.g. every JUMP/BRANCH row), in order."""
-    kinds = kind.tobytes() if isinstance(kind, array) else kind
-    return list(compress(count(), kinds.translate(table)))
+    return list(compress(count(), as_bytes(kind).translate(table)))
 
 
 def kinds_of(buf: list, start_row: int = 0, threaded: bool = False) -> bytes:
@@ -162,14 +172,15 @@ def kinds_of(buf: list, start_row: int = 0, threaded: bool = False) -> bytes:
     return bytes(map(and_, first, repeat(255)) if threaded else first)
 
 
-def derive_depth(kind: array | bytes, level0: int = 0, layout: Layout = LAYOUT) -> list[int]:
+def derive_depth(kind: array | memoryview | bytes, level0: int = 0,
+                 layout: Layout = LAYOUT) -> list[int]:
     """Call depth of every row from the frame events (one thread).
 
     A push (PY_START, PY_RESUME, PY_THROW) is at the depth of the frame it opens;
     every other event, pops included, at the depth of the innermost open frame.
     ``level0`` frames were open when recording started (a ``with`` block's own).
     """
-    kinds = kind.tobytes() if isinstance(kind, array) else kind
+    kinds = as_bytes(kind)
     push, pop = kinds.translate(layout.push), kinds.translate(layout.pop)
     levels = accumulate(map(sub, push, pop), initial=level0)  # open frames before each row
     depth = list(map(sub, map(add, levels, push), repeat(1)))
@@ -301,7 +312,7 @@ def unpack(packed: Decoded) -> Decoded:
     d = Decoded()
     for name in Decoded.__slots__:
         value = getattr(packed, name)
-        setattr(d, name, list(value) if isinstance(value, array) else value)
+        setattr(d, name, list(value) if isinstance(value, array | memoryview) else value)
     d.kind = bytes(d.kind)
     d.values = list(packed.values)
     return d

@@ -26,7 +26,7 @@ from IPython.display import HTML, display
 
 from . import events as catalogue
 from .errors import MonvizError
-from .recorder import DEFAULT_MAX_EVENTS, Recorder, _Session
+from .recorder import DEFAULT_MAX_EVENTS, Recorder, new_session
 from .trace import Trace
 
 VIEWS = ("all", "timeline", "cfg", "table", "explorer", "none")
@@ -130,8 +130,8 @@ class MonitorMagics(Magics):
         self._show(trace, args.view)
 
     def _record(self, source: str, recorder: Recorder, only) -> Trace:
-        session = _Session(recorder.events, recorder.tool_id, recorder.max_events,
-                           recorder.scope, only)
+        session = new_session(recorder.events, recorder.tool_id, recorder.max_events,
+                              recorder.scope, only)
         try:
             session.start(watch=[])
         except MonvizError as exc:  # a busy tool id, or a recording already running

@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Iterator
 from types import CodeType, MethodType
 
-from . import _stream
+from . import _stream, backends
 from . import events as catalogue
 from .errors import (
     InvalidArgumentError,
@@ -215,17 +215,15 @@ class _Session:
             self.enabled = enabled
             self.local_bits = enabled & (local_ok | _C_EVENTS)
             self.global_bits = (enabled & ~self.local_bits) | _DISCOVERY
+            self.level0 = 1 if enter is not None else 0  # a with-block's frame is open
             self.threaded = self._other_threads_in_scope()
             self._register(self.threaded)
             for code in watch:
                 for sub in code_tree(code):
                     self.watch(sub)
-            if enter is not None:  # a with-block: its own frame is already open
+            if enter is not None:
                 self.watch(enter)
-                self.level0 = 1
-            self.done.acquire()
-            self.exited.acquire()
-            _thread.start_new_thread(self._watch_cap, ())
+            self._start_cap_watch()
             self.t0 = time.perf_counter_ns()
             mon.set_events(self.tool, self.global_bits)
         except BaseException:
@@ -451,6 +449,11 @@ class _Session:
         return text
 
     # -- cap ---------------------------------------------------------------
+    def _start_cap_watch(self) -> None:
+        self.done.acquire()
+        self.exited.acquire()
+        _thread.start_new_thread(self._watch_cap, ())
+
     def _watch_cap(self) -> None:
         """Poll the buffer; once it holds more than ``max_events`` kept events, stop monitoring.
 
@@ -551,6 +554,17 @@ class _Session:
         return trace
 
 
+def new_session(bits: int, tool_id: int | None, max_events: int, scope: str,
+                only: frozenset[str] | None = None) -> _Session:
+    """A session of the active backend (:func:`monviz.backend`)."""
+    if backends.backend() == backends.COMPILED:
+        from ._compiled import CompiledSession
+
+        return CompiledSession(bits, tool_id, max_events, scope, only)
+    backends.tell_once()
+    return _Session(bits, tool_id, max_events, scope, only)
+
+
 class Recorder:
     """Record the events of a block of code: ``with monviz.Recorder() as rec: ...``.
 
@@ -569,7 +583,7 @@ class Recorder:
         self._session: _Session | None = None
 
     def _new_session(self) -> _Session:
-        return _Session(self.events, self.tool_id, self.max_events, self.scope)
+        return new_session(self.events, self.tool_id, self.max_events, self.scope)
 
     def __enter__(self) -> Recorder:
         frame = sys._getframe(1)

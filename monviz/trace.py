@@ -359,7 +359,7 @@ class Trace:
             "events": self.events, "kinds": list(self.kind_names),
             "codes": [c.to_dict() for c in self._codes], "sources": self.sources,
             "values": d.values, "threads": d.threads, "dropped": d.dropped, "level0": d.level0,
-            "arrays": {name: {"type": getattr(d, name).typecode,
+            "arrays": {name: {"type": _stream.typecode(getattr(d, name)),
                               "data": getattr(d, name).tolist()} for name in _ARRAYS},
             "truncated": self.truncated, "exception": self.exception_repr,
         })

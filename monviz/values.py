@@ -19,7 +19,8 @@ MISSING = sys.monitoring.MISSING
 
 #: Types whose instances cannot change and whose repr is cheap to take later.
 #: Exact types only: a subclass may define a mutable ``__repr__``.
-ATOMS = frozenset({int, float, complex, bool, str, bytes, type(None)})
+ATOM_TYPES = (int, str, type(None), bool, float, bytes, complex)  # most frequent first
+ATOMS = frozenset(ATOM_TYPES)
 
 #: The longest text shown for one value.
 MAX_REPR = 120

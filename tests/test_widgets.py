@@ -84,7 +84,11 @@ def synthetic(n: int) -> Trace:
     """A trace of at least ``n`` events: a real small recording, repeated (balanced frames,
     so depths and spans stay right); times keep increasing."""
     base = monviz.record(_TILE)
-    d = base._d
+    d = _stream.Decoded()
+    for name in _stream.PACKED:  # arrays, also from the compiled backend's memoryviews
+        col = getattr(base._d, name)
+        setattr(d, name, array(_stream.typecode(col), col.tobytes()))
+    d.values, d.threads = base._d.values, base._d.threads
     size = len(base)
     reps = math.ceil(n / size)
     out = _stream.Decoded()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from html import escape
 from itertools import pairwise
+from operator import indexOf
 from typing import TYPE_CHECKING
 
 from ..events import CATALOGUE
@@ -100,7 +101,7 @@ def overview_svg(trace: Trace, width: int = WIDTH, bins: int = BINS) -> str:
     for b, (s, e) in enumerate(spans):
         seg = depth[s:e]
         d = max(seg)
-        cid = code_ids[s + seg.index(d)]
+        cid = code_ids[s + indexOf(seg, d)]
         if cells and cells[-1][2:] == (d, cid) and cells[-1][1] == b - 1:
             cells[-1] = (cells[-1][0], b, d, cid)
         else:

@@ -48,18 +48,19 @@ COLUMNS = ("kind", "a", "depth", "code_start", "code_id", "thread_start", "threa
 SOURCE_BUDGET = 4 << 20
 
 
-def _depth_column(trace: Trace) -> array:
+def _depth_column(trace: Trace) -> array | memoryview:
     depth = trace.depths()
-    if isinstance(depth, array):
+    if isinstance(depth, array | memoryview):
         return depth
     return _stream.narrow(depth, max(depth, default=0), signed=False)
 
 
-def _column(trace: Trace, name: str) -> array:
+def _column(trace: Trace, name: str) -> array | memoryview:
+    """A column as stored: an ``array``, or a ``memoryview`` of the compiled backend's."""
     if name == "depth":
         return _depth_column(trace)
     col = getattr(trace._d, name)
-    return col if isinstance(col, array) else array("q", col)
+    return col if isinstance(col, array | memoryview) else array("q", col)
 
 
 def columns(trace: Trace) -> tuple[dict[str, bytes], dict[str, dict]]:
@@ -69,7 +70,7 @@ def columns(trace: Trace) -> tuple[dict[str, bytes], dict[str, dict]]:
     for name in COLUMNS:
         col = _column(trace, name)
         buffers[name] = col.tobytes()
-        described[name] = {"type": TYPES[col.typecode], "length": len(col)}
+        described[name] = {"type": TYPES[_stream.typecode(col)], "length": len(col)}
     buffers["values"] = json.dumps(trace._d.values, ensure_ascii=False).encode()
     return buffers, described
 
