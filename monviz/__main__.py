@@ -3,6 +3,7 @@
     python -m monviz record FILE.py [--events NAMES] [--json] [--scope user|all]
     python -m monviz compare FILE.py [--versions 3.12,3.13,3.14,3.15] [--events NAMES]
     python -m monviz events
+    python -m monviz --version      (also says which recording backend is active)
 
 ``FILE`` may be ``-`` for standard input.
 """
@@ -60,8 +61,17 @@ def _events(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    from . import __version__, backends
+
+    return (f"monviz {__version__} on Python {sys.version.split()[0]}; "
+            f"recording backend: {backends.describe()}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m monviz", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m monviz", description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
     rec = sub.add_parser("record", help="record a file and print its events")
     rec.add_argument("file", help="a Python file, or - for standard input")

@@ -21,9 +21,15 @@ from types import CodeType
 
 from . import _stream, backends
 from .recorder import _DISABLE, _E, _Session, mon
-from .values import ATOM_TYPES, MAX_REPR, MISSING, describe_callable, display, snapshot
-
-_TEXT, _CALLABLE = 2, 1  # side-table flags, as in _speedups.c
+from .values import (
+    ATOM_TYPES,
+    MAX_REPR,
+    MAX_STRING,
+    MISSING,
+    describe_callable,
+    display,
+    snapshot,
+)
 
 
 class CompiledSession(_Session):
@@ -111,7 +117,6 @@ class CompiledSession(_Session):
 
 
 def _texts(objects: list, flags: bytearray) -> list[str]:
-    """The display string of each distinct side-table entry (interned by the C side)."""
-    return [text if flag == _TEXT else describe_callable(text) if flag == _CALLABLE
-            else display(text) for text, flag in zip(objects, flags)]
-
+    """The display string of each side-table entry: atoms in C, others by values.py."""
+    return backends.speedups.texts(objects, flags, display, describe_callable, MAX_REPR,
+                                   MAX_STRING)

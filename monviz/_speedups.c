@@ -44,9 +44,13 @@ enum { S_LINE, S_START, S_EXIT, S_UNWIND, S_THROW, S_EXC, S_CALLISH, S_JUMPISH, 
        S_BARE, N_SHAPES };
 
 /* What a side-table entry is, for the text Python makes of it. */
-enum { F_VALUE = 0, F_CALLABLE = 1, F_TEXT = 2 };
+enum { F_VALUE = 0, F_CALLABLE = 1, F_TEXT = 2, F_EXC = 3 };
 
 #define N_KINDS 256
+
+/* PyVectorcall_NARGS is a function call in the stable ABI; this is its documented
+ * definition. */
+#define NARGS(nargsf) ((Py_ssize_t)((nargsf) & ~PY_VECTORCALL_ARGUMENTS_OFFSET))
 
 /* ------------------------------------------------------------------------ */
 /* Clock: the one time.perf_counter_ns() reads (CLOCK_MONOTONIC on POSIX). */
@@ -149,6 +153,7 @@ typedef struct {
     Py_ssize_t cap;     /* rows reserved */
     Py_ssize_t limit;   /* rows it may ever need (the recording's cap) */
     size_t bytes;       /* size of the block */
+    uint64_t max;       /* the largest value `size` bytes hold */
     int size;           /* bytes per row: 1, 2, 4 or 8 */
 } Col;
 
@@ -160,6 +165,7 @@ col_init(Col *c, Py_ssize_t rows)
 {
     memset(c, 0, sizeof(*c));
     c->size = 1;
+    c->max = WIDTH_MAX[1];
     c->limit = rows;
     for (Py_ssize_t want = rows; ; want /= 8) {
         if (want < 64) {
@@ -197,15 +203,24 @@ col_get(const Col *c, Py_ssize_t i)
     }
 }
 
+/* Append `v` (which fits): tests, not a jump table, since one width is almost always
+ * the one a column keeps. */
 static inline void
 col_store(Col *c, uint64_t v)
 {
     Py_ssize_t i = c->len++;
-    switch (c->size) {
-    case 1: ((uint8_t *)c->data)[i] = (uint8_t)v; break;
-    case 2: ((uint16_t *)c->data)[i] = (uint16_t)v; break;
-    case 4: ((uint32_t *)c->data)[i] = (uint32_t)v; break;
-    default: ((uint64_t *)c->data)[i] = v; break;
+    int size = c->size;
+    if (size == 1) {
+        ((uint8_t *)c->data)[i] = (uint8_t)v;
+    }
+    else if (size == 2) {
+        ((uint16_t *)c->data)[i] = (uint16_t)v;
+    }
+    else if (size == 4) {
+        ((uint32_t *)c->data)[i] = (uint32_t)v;
+    }
+    else {
+        ((uint64_t *)c->data)[i] = v;
     }
 }
 
@@ -244,6 +259,7 @@ col_resize(Col *c, int size, Py_ssize_t cap)
     n.bytes = (size_t)cap * size;
     n.cap = cap;
     n.size = size;
+    n.max = WIDTH_MAX[size];
     n.len = 0;
     for (Py_ssize_t i = 0; i < c->len; i++) {
         col_store(&n, col_get(c, i));
@@ -253,13 +269,10 @@ col_resize(Col *c, int size, Py_ssize_t cap)
     return 0;
 }
 
-/* Make room for one more row holding `v`: widen and/or grow when needed. */
-static inline int
-col_ensure(Col *c, uint64_t v)
+/* The slow part of col_ensure: widen and/or grow. */
+static int
+col_make_room(Col *c, uint64_t v)
 {
-    if (v <= WIDTH_MAX[c->size] && c->len < c->cap) {
-        return 0;
-    }
     int size = c->size;
     while (v > WIDTH_MAX[size]) {
         size *= 2;
@@ -275,6 +288,16 @@ col_ensure(Col *c, uint64_t v)
         cap = c->len + 1;
     }
     return col_resize(c, size, cap);
+}
+
+/* Make room for one more row holding `v` (a compare or two, almost always). */
+static inline int
+col_ensure(Col *c, uint64_t v)
+{
+    if (v <= c->max && c->len < c->cap) {
+        return 0;
+    }
+    return col_make_room(c, v);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -500,7 +523,7 @@ typedef struct {
     PyObject *threads;              /* list of thread idents, by thread index */
     /* side table */
     PyObject *objects;              /* list */
-    PyObject *flags;                /* bytearray: F_VALUE / F_CALLABLE / F_TEXT per entry */
+    Col flags;                      /* F_VALUE / F_CALLABLE / F_TEXT / F_EXC per entry */
     PtrTab value_tab, func_tab;
     PyObject *exc_last, *exc_last_args;
     Py_ssize_t exc_last_idx;
@@ -534,7 +557,6 @@ rec_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(r->codes);
     Py_VISIT(r->threads);
     Py_VISIT(r->objects);
-    Py_VISIT(r->flags);
     Py_VISIT(r->exc_last);
     Py_VISIT(r->exc_last_args);
     Py_VISIT(r->snapshot);
@@ -555,7 +577,6 @@ rec_clear(PyObject *self)
     Py_CLEAR(r->codes);
     Py_CLEAR(r->threads);
     Py_CLEAR(r->objects);
-    Py_CLEAR(r->flags);
     Py_CLEAR(r->exc_last);
     Py_CLEAR(r->exc_last_args);
     Py_CLEAR(r->snapshot);
@@ -574,6 +595,7 @@ rec_free_memory(RecorderObject *r)
         for (int i = 0; i < N_COLS; i++) {
             col_free(&r->cols[i]);
         }
+        col_free(&r->flags);
         r->have_cols = 0;
     }
     ptab_free(&r->code_tab);
@@ -660,8 +682,7 @@ rec_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     r->codes = PyList_New(0);
     r->threads = PyList_New(0);
     r->objects = PyList_New(0);
-    r->flags = PyByteArray_FromStringAndSize(NULL, 0);
-    if (!r->codes || !r->threads || !r->objects || !r->flags) {
+    if (!r->codes || !r->threads || !r->objects) {
         goto fail;
     }
     if (ptab_init(&r->code_tab, 64) < 0 || ptab_init(&r->value_tab, 256) < 0
@@ -676,6 +697,13 @@ rec_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
             goto fail;
         }
     }
+    if (col_init(&r->flags, 1024) < 0) {
+        for (int j = 0; j < N_COLS; j++) {
+            col_free(&r->cols[j]);
+        }
+        goto fail;
+    }
+    r->flags.limit = 0;  /* grows as needed */
     r->have_cols = 1;
     /* the recording thread is thread 0, with `level0` frames already open */
     r->tids_cap = 8;
@@ -749,15 +777,10 @@ static Py_ssize_t
 add_object(RecorderObject *r, PyObject *obj, int flag)
 {
     Py_ssize_t idx = PyList_Size(r->objects);
-    char f = (char)flag;
-    Py_ssize_t n = PyByteArray_Size(r->flags);
-    if (PyList_Append(r->objects, obj) < 0) {
+    if (col_ensure(&r->flags, (uint64_t)flag) < 0 || PyList_Append(r->objects, obj) < 0) {
         return -1;
     }
-    if (PyByteArray_Resize(r->flags, n + 1) < 0) {
-        return -1;
-    }
-    PyByteArray_AsString(r->flags)[n] = f;
+    col_store(&r->flags, (uint64_t)flag);
     return idx;
 }
 
@@ -788,6 +811,14 @@ static Py_ssize_t
 value_index(RecorderObject *r, PyObject *v)
 {
     PyTypeObject *tp = Py_TYPE(v);
+    if (tp == &PyLong_Type) {  /* only small ints are shared objects: others are appended */
+        int overflow;
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (overflow || x < -5 || x > 256) {
+            return add_object(r, v, F_VALUE);
+        }
+        return intern_by_identity(r, &r->value_tab, v, F_VALUE);
+    }
     for (int i = 0; i < r->n_atoms; i++) {
         if (tp == r->atoms[i]) {
             return intern_by_identity(r, &r->value_tab, v, F_VALUE);
@@ -803,6 +834,23 @@ value_index(RecorderObject *r, PyObject *v)
     Py_ssize_t idx = intern_by_identity(r, &r->value_tab, snap, F_VALUE);
     Py_DECREF(snap);
     return idx;
+}
+
+static int
+atoms_only(RecorderObject *r, PyObject *tuple)
+{
+    Py_ssize_t n = PyTuple_Size(tuple);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyTypeObject *tp = Py_TYPE(PyTuple_GetItem(tuple, i));
+        int atom = 0;
+        for (int j = 0; !atom && j < r->n_atoms; j++) {
+            atom = tp == r->atoms[j];
+        }
+        if (!atom) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 /* The exception's repr at this moment, described once while the same exception (with
@@ -828,6 +876,15 @@ exception_index(RecorderObject *r, PyObject *exc)
         return r->exc_last_idx;
     }
     Py_ssize_t idx;
+    int plain = PyType_GetSlot(Py_TYPE(exc), Py_tp_repr) == r->exception_repr;
+    if (plain && args != NULL && PyTuple_Check(args) && atoms_only(r, args)) {
+        /* BaseException.__repr__ depends on the type and args only, and atoms cannot
+         * change: keep them, write the text when the recording ends (F_EXC). */
+        PyObject *entry = PyTuple_Pack(2, (PyObject *)Py_TYPE(exc), args);
+        idx = entry == NULL ? -1 : add_object(r, entry, F_EXC);
+        Py_XDECREF(entry);
+        goto cache;
+    }
     PyObject *text = PyObject_Repr(exc);
     if (text != NULL && PyUnicode_GetLength(text) > r->max_repr) {
         PyObject *head = PyUnicode_Substring(text, 0, r->max_repr - 3);
@@ -852,8 +909,8 @@ exception_index(RecorderObject *r, PyObject *exc)
         idx = add_object(r, text, F_TEXT);
     }
     Py_DECREF(text);
-    if (idx >= 0 && args != NULL
-            && PyType_GetSlot(Py_TYPE(exc), Py_tp_repr) == r->exception_repr) {
+cache:
+    if (idx >= 0 && args != NULL && plain) {
         Py_XDECREF(r->exc_last);
         Py_XDECREF(r->exc_last_args);
         r->exc_last = Py_NewRef(exc);
@@ -991,11 +1048,14 @@ write_row(RecorderObject *r, int kind, int shape, Py_ssize_t cidx, uint64_t a, u
 }
 
 static PyObject *
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 cb_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     CallbackObject *cb = (CallbackObject *)self;
     RecorderObject *r = cb->rec;
-    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    Py_ssize_t nargs = NARGS(nargsf);
     if (r->stopped || nargs < 2) {
         Py_RETURN_NONE;
     }
@@ -1163,6 +1223,74 @@ no_memory:
     Py_RETURN_NONE;
 }
 
+/* The fast paths: LINE and JUMP/BRANCH* events are most of a trace. When nothing is
+ * unusual (same code object and thread as the last row, room and width enough, below
+ * the cap) they write their row directly; anything else goes the general way above. */
+
+static inline int
+fast_row_ok(RecorderObject *r, PyObject *code, uint64_t a, int64_t d, int kind)
+{
+    Col *c = r->cols;
+    return code == r->last_code && r->last_code_idx == r->run_code
+        && r->cur_tidx == r->run_thread
+        && r->keep[kind] && !r->full && r->rows < r->cap
+        && a <= c[C_A].max && (uint64_t)d <= c[C_DEPTH].max
+        && r->rows < c[C_KIND].cap && r->rows < c[C_A].cap && r->rows < c[C_DEPTH].cap;
+}
+
+static PyObject *
+cb_line(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    CallbackObject *cb = (CallbackObject *)self;
+    RecorderObject *r = cb->rec;
+    if (r->stopped || NARGS(nargsf) != 2
+            || PyThread_get_thread_ident() != r->cur_thread) {
+        return cb_vectorcall(self, args, nargsf, kwnames);
+    }
+    long long a = PyLong_AsLongLong(args[1]);
+    int64_t d = r->level > 0 ? r->level - 1 : 0;
+    if (a < 0 || !fast_row_ok(r, args[0], (uint64_t)a, d, cb->kind)) {
+        if (a == -1) {
+            PyErr_Clear();
+        }
+        return cb_vectorcall(self, args, nargsf, kwnames);
+    }
+    Col *c = r->cols;
+    ((uint8_t *)c[C_KIND].data)[c[C_KIND].len++] = (uint8_t)cb->kind;
+    col_store(&c[C_A], (uint64_t)a);
+    col_store(&c[C_DEPTH], (uint64_t)d);
+    r->rows++;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+cb_jump(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    CallbackObject *cb = (CallbackObject *)self;
+    RecorderObject *r = cb->rec;
+    if (r->stopped || NARGS(nargsf) != 3
+            || PyThread_get_thread_ident() != r->cur_thread) {
+        return cb_vectorcall(self, args, nargsf, kwnames);
+    }
+    long long a = PyLong_AsLongLong(args[1]);
+    long long dest = PyLong_AsLongLong(args[2]);
+    int64_t d = r->level > 0 ? r->level - 1 : 0;
+    Col *c = r->cols;
+    if (a < 0 || dest < 0 || !fast_row_ok(r, args[0], (uint64_t)a, d, cb->kind)
+            || (uint64_t)dest > c[C_JUMP_DEST].max || c[C_JUMP_DEST].len >= c[C_JUMP_DEST].cap) {
+        if (a == -1 || dest == -1) {
+            PyErr_Clear();
+        }
+        return cb_vectorcall(self, args, nargsf, kwnames);
+    }
+    ((uint8_t *)c[C_KIND].data)[c[C_KIND].len++] = (uint8_t)cb->kind;
+    col_store(&c[C_A], (uint64_t)a);
+    col_store(&c[C_DEPTH], (uint64_t)d);
+    col_store(&c[C_JUMP_DEST], (uint64_t)dest);
+    r->rows++;
+    Py_RETURN_NONE;
+}
+
 /* -- Python-facing methods --------------------------------------------------- */
 
 static PyObject *
@@ -1186,7 +1314,8 @@ rec_callback(PyObject *self, PyObject *arg)
     if (cb == NULL) {
         return NULL;
     }
-    cb->vectorcall = cb_vectorcall;
+    cb->vectorcall = r->shape[kind] == S_LINE ? cb_line
+                     : r->shape[kind] == S_JUMPISH ? cb_jump : cb_vectorcall;
     cb->rec = (RecorderObject *)Py_NewRef(self);
     cb->kind = (int)kind;
     cb->shape = r->shape[kind];
@@ -1245,89 +1374,8 @@ make_column(PyTypeObject *type, Col *c)
     return (PyObject *)col;
 }
 
-/* Intern the side table by value: equal atoms (of one type) and equal texts share an
- * entry, so Python makes each display string once. Rewrites the id columns. */
-static int
-dedup_objects(RecorderObject *r, PyObject **distinct, PyObject **flags_out)
-{
-    Py_ssize_t n = PyList_Size(r->objects);
-    const char *flags = PyByteArray_AsString(r->flags);
-    Py_ssize_t *remap = malloc(sizeof(Py_ssize_t) * (n ? n : 1));
-    PyObject *seen = PyDict_New();
-    PyObject *out = PyList_New(0);
-    PyObject *out_flags = PyByteArray_FromStringAndSize(NULL, 0);
-    if (!remap || !seen || !out || !out_flags) {
-        goto fail;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *obj = PyList_GetItem(r->objects, i);
-        int flag = flags[i];
-        PyObject *key = NULL;
-        PyTypeObject *tp = Py_TYPE(obj);
-        int by_value = flag == F_TEXT;
-        for (int j = 0; !by_value && flag == F_VALUE && j < r->n_atoms; j++) {
-            by_value = tp == r->atoms[j];
-        }
-        if (!by_value && flag == F_VALUE && PyUnicode_Check(obj)) {
-            by_value = 1;  /* a Snapshot (a str subclass) */
-        }
-        if (by_value) {
-            key = PyTuple_Pack(2, flag == F_TEXT ? Py_None : (PyObject *)tp, obj);
-            if (key == NULL) {
-                goto fail;
-            }
-            PyObject *have = PyDict_GetItemWithError(seen, key);
-            if (have != NULL) {
-                remap[i] = PyLong_AsSsize_t(have);
-                Py_DECREF(key);
-                continue;
-            }
-            if (PyErr_Occurred()) {
-                Py_DECREF(key);
-                goto fail;
-            }
-        }
-        Py_ssize_t idx = PyList_Size(out);
-        remap[i] = idx;
-        if (key != NULL) {
-            PyObject *v = PyLong_FromSsize_t(idx);
-            int err = v == NULL || PyDict_SetItem(seen, key, v) < 0;
-            Py_XDECREF(v);
-            Py_DECREF(key);
-            if (err) {
-                goto fail;
-            }
-        }
-        if (PyList_Append(out, obj) < 0
-                || PyByteArray_Resize(out_flags, idx + 1) < 0) {
-            goto fail;
-        }
-        PyByteArray_AsString(out_flags)[idx] = (char)flag;
-    }
-    if (PyList_Size(out) < n) {
-        const int ids[3] = {C_VALUE_IDS, C_CALL_FUNC, C_CALL_ARG0};
-        for (int k = 0; k < 3; k++) {
-            Col *c = &r->cols[ids[k]];
-            for (Py_ssize_t i = 0; i < c->len; i++) {
-                col_set(c, i, (uint64_t)remap[col_get(c, i)]);
-            }
-        }
-    }
-    free(remap);
-    Py_DECREF(seen);
-    *distinct = out;
-    *flags_out = out_flags;
-    return 0;
-fail:
-    free(remap);
-    Py_XDECREF(seen);
-    Py_XDECREF(out);
-    Py_XDECREF(out_flags);
-    return -1;
-}
-
-/* finish() -> dict: the columns (Column objects), the distinct side-table objects and
- * their flags, codes, threads, dropped, full. The recorder is empty afterwards. */
+/* finish() -> dict: the columns (Column objects), the side-table objects and their
+ * flags, codes, threads, dropped, full. The recorder is empty afterwards. */
 static PyObject *
 rec_finish(PyObject *self, PyObject *unused)
 {
@@ -1341,11 +1389,9 @@ rec_finish(PyObject *self, PyObject *unused)
     if (st == NULL) {
         return NULL;
     }
-    PyObject *distinct = NULL, *flags = NULL;
-    if (dedup_objects(r, &distinct, &flags) < 0) {
-        return NULL;
-    }
-    PyObject *out = Py_BuildValue("{sNsNsOsOsnsi}", "objects", distinct, "flags", flags,
+    PyObject *out = Py_BuildValue("{sOsNsOsOsnsi}", "objects", r->objects,
+                                  "flags", PyByteArray_FromStringAndSize(r->flags.data,
+                                                                         r->flags.len),
                                   "codes", r->codes, "threads", r->threads,
                                   "dropped", r->dropped, "full", r->full);
     if (out == NULL) {
@@ -1495,6 +1541,162 @@ noop(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* Cut a repr to `max_repr` characters, as values.bounded_repr does. */
+static PyObject *
+cut_text(PyObject *text, Py_ssize_t max_repr)
+{
+    if (text == NULL || PyUnicode_GetLength(text) <= max_repr) {
+        return text;
+    }
+    PyObject *head = PyUnicode_Substring(text, 0, max_repr - 3);
+    Py_DECREF(text);
+    if (head == NULL) {
+        return NULL;
+    }
+    PyObject *out = PyUnicode_FromFormat("%U...", head);
+    Py_DECREF(head);
+    return out;
+}
+
+/* The text values.display() gives an atom, in C; NULL without an error when this
+ * value is not one (Python handles it). */
+static PyObject *
+atom_text(PyObject *v, Py_ssize_t max_repr, Py_ssize_t max_string)
+{
+    if (PyUnicode_CheckExact(v) || PyBytes_CheckExact(v)) {
+        Py_ssize_t n = PyUnicode_CheckExact(v) ? PyUnicode_GetLength(v) : PyBytes_Size(v);
+        if (n <= max_string) {
+            return cut_text(PyObject_Repr(v), max_repr);
+        }
+        PyObject *head = PySequence_GetSlice(v, 0, max_string);
+        if (head == NULL) {
+            return NULL;
+        }
+        PyObject *text = PyObject_Repr(head);
+        Py_DECREF(head);
+        if (text == NULL) {
+            return NULL;
+        }
+        PyObject *out = PyUnicode_FromFormat("%U...", text);
+        Py_DECREF(text);
+        return cut_text(out, max_repr);
+    }
+    if (PyLong_CheckExact(v)) {
+        int overflow = 0;
+        PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (overflow) {
+            return NULL;  /* a big int: Python decides how to show it */
+        }
+        return PyObject_Repr(v);
+    }
+    if (v == Py_None || PyBool_Check(v) || PyFloat_CheckExact(v) || PyComplex_CheckExact(v)) {
+        return cut_text(PyObject_Repr(v), max_repr);
+    }
+    if (PyUnicode_Check(v)) {  /* a Snapshot: the repr taken at the event */
+        return PyObject_Str(v);
+    }
+    return NULL;
+}
+
+/* BaseException.__repr__ of an F_EXC entry (type, args), cut to `max_repr`. Entries
+ * whose args are all str share their text (equal tuples of other atoms may not:
+ * (1,) == (True,)). */
+static PyObject *
+exception_text(PyObject *entry, PyObject *seen, Py_ssize_t max_repr)
+{
+    PyObject *type = PyTuple_GetItem(entry, 0), *args = PyTuple_GetItem(entry, 1);
+    Py_ssize_t n = PyTuple_Size(args);
+    int by_value = 1;
+    for (Py_ssize_t i = 0; by_value && i < n; i++) {
+        by_value = PyUnicode_CheckExact(PyTuple_GetItem(args, i));
+    }
+    if (by_value) {
+        PyObject *text = PyDict_GetItemWithError(seen, entry);
+        if (text != NULL) {
+            return Py_NewRef(text);
+        }
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+    }
+    PyObject *name = PyType_GetName((PyTypeObject *)type);
+    if (name == NULL) {
+        return NULL;
+    }
+    PyObject *text = n == 1 ? PyUnicode_FromFormat("%U(%R)", name, PyTuple_GetItem(args, 0))
+                            : PyUnicode_FromFormat("%U%R", name, args);
+    Py_DECREF(name);
+    text = cut_text(text, max_repr);
+    if (text != NULL && by_value && PyDict_SetItem(seen, entry, text) < 0) {
+        Py_DECREF(text);
+        return NULL;
+    }
+    return text;
+}
+
+/* texts(objects, flags, display, describe, max_repr, max_string) -> list[str]:
+ * the display string of every side-table entry; atoms in C, the rest by Python. */
+static PyObject *
+texts(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6 || !PyList_Check(args[0]) || !PyByteArray_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "texts(objects: list, flags: bytearray, display, describe, "
+                        "max_repr, max_string)");
+        return NULL;
+    }
+    PyObject *objects = args[0], *display = args[2], *describe = args[3];
+    Py_ssize_t max_repr = PyLong_AsSsize_t(args[4]), max_string = PyLong_AsSsize_t(args[5]);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_ssize_t n = PyList_Size(objects);
+    if (PyByteArray_Size(args[1]) != n) {
+        PyErr_SetString(PyExc_ValueError, "texts: one flag per object");
+        return NULL;
+    }
+    PyObject *out = PyList_New(n);
+    PyObject *seen = PyDict_New();  /* (type, args of str) -> text */
+    if (out == NULL || seen == NULL) {
+        Py_XDECREF(out);
+        Py_XDECREF(seen);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = PyList_GetItem(objects, i);
+        int flag = PyByteArray_AsString(args[1])[i];
+        PyObject *text = NULL;
+        if (flag == F_TEXT) {
+            text = Py_NewRef(v);
+        }
+        else if (flag == F_EXC) {
+            text = exception_text(v, seen, max_repr);
+            if (text == NULL) {
+                Py_DECREF(out);
+                Py_DECREF(seen);
+                return NULL;
+            }
+        }
+        else if (flag == F_VALUE) {
+            text = atom_text(v, max_repr, max_string);
+            if (text == NULL && PyErr_Occurred()) {
+                PyErr_Clear();  /* Python's display() words a failing repr */
+            }
+        }
+        if (text == NULL) {
+            text = call1(flag == F_CALLABLE ? describe : display, v);
+            if (text == NULL) {
+                Py_DECREF(out);
+                Py_DECREF(seen);
+                return NULL;
+            }
+        }
+        PyList_SetItem(out, i, text);
+    }
+    Py_DECREF(seen);
+    return out;
+}
+
 static PyObject *
 release_memory(PyObject *self, PyObject *unused)
 {
@@ -1511,6 +1713,8 @@ pool_size(PyObject *self, PyObject *unused)
 static PyMethodDef module_methods[] = {
     {"noop", (PyCFunction)(void (*)(void))noop, METH_FASTCALL,
      "noop(*args) -> None: the cheapest callback CPython can call (the C dispatch floor)."},
+    {"texts", (PyCFunction)(void (*)(void))texts, METH_FASTCALL,
+     "texts(objects, flags, display, describe, max_repr, max_string) -> display strings."},
     {"release_memory", release_memory, METH_NOARGS,
      "Free the memory kept for reuse by the next recording."},
     {"pool_size", pool_size, METH_NOARGS, "Bytes kept for reuse by the next recording."},

@@ -46,7 +46,7 @@ from itertools import accumulate, compress, count, repeat
 from operator import add, and_, is_, ne, rshift, sub
 
 from .events import CATALOGUE
-from .values import Snapshot, describe_callable, display
+from .values import ATOMS, Snapshot, describe_callable, display
 
 #: Event names in kind order; an event's kind is its index here.
 KINDS: tuple[str, ...] = tuple(CATALOGUE)
@@ -328,7 +328,10 @@ def _intern(raw: list, values: list[str]) -> list[int]:
     tuple each. (``0.0`` and ``-0.0`` are equal and share an entry.)
     """
     types = set(map(type, raw))
-    if len(types & _NUMBERS) > 1 or len(types & _STRINGS) > 1:
+    if types - _BY_VALUE:  # objects kept by reference (object.__repr__, MISSING) may be
+        # unhashable or define __eq__: they are told apart by identity (alive meanwhile)
+        keys = [(type(v), v) if type(v) in _BY_VALUE else (None, id(v)) for v in raw]
+    elif len(types & _NUMBERS) > 1 or len(types & _STRINGS) > 1:
         keys = list(zip(map(type, raw), raw))
     else:
         keys = raw
@@ -343,6 +346,7 @@ def _intern(raw: list, values: list[str]) -> list[int]:
 
 _NUMBERS = frozenset({int, float, complex, bool})
 _STRINGS = frozenset({str, Snapshot})
+_BY_VALUE = ATOMS | {Snapshot}
 
 
 def _intern_callables(raw: list, values: list[str]) -> list[int]:
