@@ -17,6 +17,7 @@ reads the columns in place through ``memoryview``. The C side
 
 from __future__ import annotations
 
+import sys
 from types import CodeType
 
 from . import _stream, backends
@@ -43,7 +44,7 @@ class CompiledSession(_Session):
         if self.crec is None:
             keep = bytes(1 if _E[n].bit & self.requested else 0 for n in _stream.KINDS)
             self.crec = backends.speedups.Recorder(
-                self.max_events, bytes(_stream.SHAPES), keep, self.level0, ATOM_TYPES,
+                min(self.max_events, sys.maxsize - 1), bytes(_stream.SHAPES), keep, self.level0, ATOM_TYPES,
                 snapshot, self.snap_exception, self.decide, self.on_full, _DISABLE, MISSING,
                 MAX_REPR)
         for k, name in enumerate(_stream.KINDS):

@@ -83,18 +83,20 @@ static struct { char *p; size_t n; } pool[POOL_SLOTS];
 static int pool_len;
 static size_t pool_bytes;
 
-/* A block of at least `n` bytes: a pooled one if any (resized), else fresh. */
+/* A block of `n` bytes: the pooled block that fits best (resized to `n`: a large block
+ * is resized by mremap, keeping its pages), else a fresh one. */
 static char *
 block_get(size_t n, size_t *got)
 {
+    if (n == 0) {
+        n = 1;
+    }
     if (pool_len > 0) {
-        int best = -1;
-        for (int i = 0; i < pool_len; i++) {  /* smallest block that fits, else largest */
-            if (best < 0) {
-                best = i;
-            }
-            else if (pool[i].n >= n ? (pool[best].n < n || pool[i].n < pool[best].n)
-                                    : pool[i].n > pool[best].n && pool[best].n < n) {
+        int best = 0;
+        for (int i = 1; i < pool_len; i++) {  /* the smallest that fits, else the largest */
+            int fits = pool[i].n >= n, best_fits = pool[best].n >= n;
+            if (fits ? (!best_fits || pool[i].n < pool[best].n)
+                     : (!best_fits && pool[i].n > pool[best].n)) {
                 best = i;
             }
         }
@@ -102,20 +104,19 @@ block_get(size_t n, size_t *got)
         size_t have = pool[best].n;
         pool_bytes -= have;
         pool[best] = pool[--pool_len];
-        if (have < n) {
+        if (have != n) {
             char *q = realloc(p, n);
             if (q == NULL) {
                 free(p);
                 return NULL;
             }
             p = q;
-            have = n;
         }
-        *got = have;
+        *got = n;
         return p;
     }
     *got = n;
-    return malloc(n ? n : 1);
+    return malloc(n);
 }
 
 static void
@@ -269,7 +270,8 @@ col_resize(Col *c, int size, Py_ssize_t cap)
     return 0;
 }
 
-/* The slow part of col_ensure: widen and/or grow. */
+/* The slow part of col_ensure: widen (same rows reserved, wider) and/or grow (only
+ * when the up-front reservation had to be smaller than the cap). */
 static int
 col_make_room(Col *c, uint64_t v)
 {
@@ -277,17 +279,21 @@ col_make_room(Col *c, uint64_t v)
     while (v > WIDTH_MAX[size]) {
         size *= 2;
     }
-    Py_ssize_t cap = size == c->size ? c->cap : c->cap * c->size / size;
-    if (cap < c->limit) {  /* keep the reservation in rows when widening */
-        cap = c->limit;
-    }
-    if (c->len >= cap) {  /* a fallback reservation ran out: grow */
+    Py_ssize_t cap = c->cap;
+    if (c->len >= cap) {
         cap = c->len * 2 + 64;
+        if (c->limit > 0 && cap > c->limit) {
+            cap = c->limit > c->len ? c->limit : c->len + 1;
+        }
     }
-    if (cap <= c->len) {
-        cap = c->len + 1;
+    if (col_resize(c, size, cap) == 0) {
+        return 0;
     }
-    return col_resize(c, size, cap);
+    if (cap > c->len * 2 + 64) {  /* no room for the whole reservation: less, and grow later */
+        PyErr_Clear();
+        return col_resize(c, size, c->len * 2 + 64);
+    }
+    return -1;
 }
 
 /* Make room for one more row holding `v` (a compare or two, almost always). */
