@@ -44,9 +44,9 @@ class CompiledSession(_Session):
         if self.crec is None:
             keep = bytes(1 if _E[n].bit & self.requested else 0 for n in _stream.KINDS)
             self.crec = backends.speedups.Recorder(
-                min(self.max_events, sys.maxsize - 1), bytes(_stream.SHAPES), keep, self.level0, ATOM_TYPES,
-                snapshot, self.snap_exception, self.decide, self.on_full, _DISABLE, MISSING,
-                MAX_REPR)
+                min(self.max_events, sys.maxsize - 1), bytes(_stream.SHAPES), keep,
+                self.level0, ATOM_TYPES, snapshot, self.snap_exception, self.decide,
+                self.on_full, _DISABLE, MISSING, MAX_REPR)
         for k, name in enumerate(_stream.KINDS):
             bit = _E[name].bit
             if bit & self.enabled and bit not in self.registered:

@@ -842,12 +842,62 @@ value_index(RecorderObject *r, PyObject *v)
     return idx;
 }
 
+/* Cut a repr to `max_repr` characters, as values.bounded_repr does. */
+static PyObject *
+cut_text(PyObject *text, Py_ssize_t max_repr)
+{
+    if (text == NULL || PyUnicode_GetLength(text) <= max_repr) {
+        return text;
+    }
+    PyObject *head = PyUnicode_Substring(text, 0, max_repr - 3);
+    Py_DECREF(text);
+    if (head == NULL) {
+        return NULL;
+    }
+    PyObject *out = PyUnicode_FromFormat("%U...", head);
+    Py_DECREF(head);
+    return out;
+}
+
+/* "<T object; repr failed: E>" for the error being raised (which this clears). */
+static PyObject *
+repr_failed_type(PyTypeObject *type)
+{
+    PyObject *err = PyErr_GetRaisedException();
+    PyObject *qualname = PyType_GetQualName(type);
+    PyObject *errname = err ? PyType_GetName(Py_TYPE(err)) : NULL;
+    PyObject *text = NULL;
+    if (qualname != NULL && errname != NULL) {
+        text = PyUnicode_FromFormat("<%U object; repr failed: %U>", qualname, errname);
+    }
+    Py_XDECREF(qualname);
+    Py_XDECREF(errname);
+    Py_XDECREF(err);
+    return text;
+}
+
+static PyObject *
+repr_failed(PyObject *obj)
+{
+    return repr_failed_type(Py_TYPE(obj));
+}
+
+/* Are a tuple's items all atoms whose repr is cheap and cannot fail? */
 static int
 atoms_only(RecorderObject *r, PyObject *tuple)
 {
     Py_ssize_t n = PyTuple_Size(tuple);
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyTypeObject *tp = Py_TYPE(PyTuple_GetItem(tuple, i));
+        PyObject *item = PyTuple_GetItem(tuple, i);
+        PyTypeObject *tp = Py_TYPE(item);
+        if (tp == &PyLong_Type) {  /* a huge int's repr is slow, or refused */
+            int overflow;
+            PyLong_AsLongLongAndOverflow(item, &overflow);
+            if (overflow) {
+                return 0;
+            }
+            continue;
+        }
         int atom = 0;
         for (int j = 0; !atom && j < r->n_atoms; j++) {
             atom = tp == r->atoms[j];
@@ -892,28 +942,24 @@ exception_index(RecorderObject *r, PyObject *exc)
         goto cache;
     }
     PyObject *text = PyObject_Repr(exc);
-    if (text != NULL && PyUnicode_GetLength(text) > r->max_repr) {
-        PyObject *head = PyUnicode_Substring(text, 0, r->max_repr - 3);
+    if (text != NULL && !PyUnicode_CheckExact(text)) {  /* a str subclass: keep no user type */
+        PyObject *plain_text = PyUnicode_FromObject(text);
         Py_DECREF(text);
-        text = head ? PyUnicode_FromFormat("%U...", head) : NULL;
-        Py_XDECREF(head);
+        text = plain_text;
     }
     if (text == NULL) {
         if (!PyErr_ExceptionMatches(PyExc_Exception)) {  /* KeyboardInterrupt and co. */
             Py_XDECREF(args);
             return -1;
         }
-        PyErr_Clear();  /* values.py words the failure */
-        text = call1(r->snap_exception, exc);
-        if (text == NULL) {
-            Py_XDECREF(args);
-            return -1;
-        }
-        idx = add_object(r, text, F_VALUE);
+        text = repr_failed(exc);  /* as values.bounded_repr words it (the repr runs once) */
     }
-    else {
-        idx = add_object(r, text, F_TEXT);
+    text = cut_text(text, r->max_repr);
+    if (text == NULL) {
+        Py_XDECREF(args);
+        return -1;
     }
+    idx = add_object(r, text, F_TEXT);
     Py_DECREF(text);
 cache:
     if (idx >= 0 && args != NULL && plain) {
@@ -998,6 +1044,19 @@ trip(RecorderObject *r)
 
 /* -- one event ------------------------------------------------------------- */
 
+/* Account for a frame event of thread `t`: `*depth` is the event's depth (a push is at
+ * the depth of the frame it opens); the thread's open frames change by push - pop. */
+static int
+follow_frame(RecorderObject *r, unsigned long t, int push, int pop, int64_t *depth)
+{
+    if (t != r->cur_thread && switch_thread(r, t) < 0) {
+        return -1;
+    }
+    *depth = r->level - 1 + push;
+    r->level += push - pop;
+    return 0;
+}
+
 /* Append a kept row. x: the table entry (dest, time or value index), y: call_arg0. */
 static int
 write_row(RecorderObject *r, int kind, int shape, Py_ssize_t cidx, uint64_t a, uint64_t depth,
@@ -1066,6 +1125,10 @@ cb_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kw
         Py_RETURN_NONE;
     }
     int kind = cb->kind, shape = cb->shape;
+    int push = shape == S_START || shape == S_THROW;
+    int pop = shape == S_EXIT || shape == S_UNWIND;
+    unsigned long t = PyThread_get_thread_ident();
+    int64_t d;
     PyObject *code = args[0];
     Py_ssize_t cidx = lookup_code(r, code);
     if (cidx < 0) {
@@ -1104,23 +1167,15 @@ cb_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kw
             goto no_memory;
         }
     }
-    unsigned long t = PyThread_get_thread_ident();
-    if (t != r->cur_thread && switch_thread(r, t) < 0) {
-        goto no_memory;
-    }
-    int push = shape == S_START || shape == S_THROW;
-    int pop = shape == S_EXIT || shape == S_UNWIND;
-    int64_t d = r->level - 1 + push;
-    r->level += push - pop;
-    if (!r->keep[kind]) {
-        Py_RETURN_NONE;
-    }
-    if (r->full || r->rows >= r->cap) {
-        r->dropped++;
-        if (trip(r) < 0) {
-            return NULL;
+    if (!r->keep[kind] || r->full || r->rows >= r->cap) {
+        if (follow_frame(r, t, push, pop, &d) < 0) {
+            goto no_memory;
         }
-        Py_RETURN_NONE;
+        if (!r->keep[kind]) {
+            Py_RETURN_NONE;
+        }
+        r->dropped++;
+        return trip(r) < 0 ? NULL : Py_NewRef(Py_None);
     }
     long long a = PyLong_AsLongLong(args[1]);
     if (a < 0) {
@@ -1199,18 +1254,17 @@ cb_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kw
     default:
         break;
     }
+    /* The frame changes only now: a Python call above (a repr) may have raised, and
+     * then this event did not happen for the program (CPython raises PY_UNWIND later). */
+    if (follow_frame(r, t, push, pop, &d) < 0) {
+        goto no_memory;
+    }
     if (r->stopped) {  /* a Python call above ended the recording */
         Py_RETURN_NONE;
     }
     if (r->full || r->rows >= r->cap) {  /* another thread filled it meanwhile */
         r->dropped++;
-        if (trip(r) < 0) {
-            return NULL;
-        }
-        Py_RETURN_NONE;
-    }
-    if (t != r->cur_thread && switch_thread(r, t) < 0) {  /* ... or switched thread */
-        goto no_memory;
+        return trip(r) < 0 ? NULL : Py_NewRef(Py_None);
     }
     if (write_row(r, kind, shape, cidx, (uint64_t)a, (uint64_t)(d < 0 ? 0 : d), x, y) < 0) {
         goto no_memory;
@@ -1220,7 +1274,11 @@ error:
     if (!PyErr_ExceptionMatches(PyExc_MemoryError)) {
         return NULL;  /* e.g. KeyboardInterrupt in a repr: the program gets it, as in Python */
     }
-no_memory:
+no_memory:  /* the event happened: follow the frame (when that is what failed, never mind) */
+    PyErr_Clear();
+    if (follow_frame(r, t, push, pop, &d) < 0) {
+        PyErr_Clear();
+    }
     r->dropped++;
     if (trip(r) < 0) {
         return NULL;
@@ -1547,23 +1605,6 @@ noop(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
-/* Cut a repr to `max_repr` characters, as values.bounded_repr does. */
-static PyObject *
-cut_text(PyObject *text, Py_ssize_t max_repr)
-{
-    if (text == NULL || PyUnicode_GetLength(text) <= max_repr) {
-        return text;
-    }
-    PyObject *head = PyUnicode_Substring(text, 0, max_repr - 3);
-    Py_DECREF(text);
-    if (head == NULL) {
-        return NULL;
-    }
-    PyObject *out = PyUnicode_FromFormat("%U...", head);
-    Py_DECREF(head);
-    return out;
-}
-
 /* The text values.display() gives an atom, in C; NULL without an error when this
  * value is not one (Python handles it). */
 static PyObject *
@@ -1632,6 +1673,9 @@ exception_text(PyObject *entry, PyObject *seen, Py_ssize_t max_repr)
     PyObject *text = n == 1 ? PyUnicode_FromFormat("%U(%R)", name, PyTuple_GetItem(args, 0))
                             : PyUnicode_FromFormat("%U%R", name, args);
     Py_DECREF(name);
+    if (text == NULL && PyErr_ExceptionMatches(PyExc_Exception)) {
+        text = repr_failed_type((PyTypeObject *)type);  /* not expected: args are atoms */
+    }
     text = cut_text(text, max_repr);
     if (text != NULL && by_value && PyDict_SetItem(seen, entry, text) < 0) {
         Py_DECREF(text);

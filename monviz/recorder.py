@@ -301,6 +301,11 @@ class _Session:
             return on_start
 
         def exit_cb(K):
+            if not self.keeps(K):  # followed for the depth only: take no repr
+                def on_exit_unkept(code, off, v, e=e, K=K):
+                    e((K, code, off, 0, 0))
+                return on_exit_unkept
+
             def on_exit(code, off, v, e=e, t=clock, A=A, S=S, K=K):
                 e((K, code, off, t(), v if type(v) in A else S(v)))
             return on_exit
@@ -322,6 +327,12 @@ class _Session:
             return on_exc
 
         def unwind_cb(K):
+            if not self.keeps(K):
+                def on_unwind_unkept(code, off, exc, e=e, ids=ids, K=K):
+                    if id(code) in ids:
+                        e((K, code, off, 0, 0))
+                return on_unwind_unkept
+
             def on_unwind(code, off, exc, e=e, ids=ids, X=X, t=clock, K=K):
                 if id(code) in ids:
                     e((K, code, off, t(), X(exc)))
@@ -356,6 +367,10 @@ class _Session:
             made = {name: self._thread_aware(func, len(_E[name].args) + 1, _stream.KIND[name])
                     for name, func in made.items()}
         return made
+
+    def keeps(self, kind: int) -> bool:
+        """Are rows of this kind kept (asked for), or only followed for the depth?"""
+        return bool(_E[_stream.KINDS[kind]].bit & self.requested)
 
     def thread_bits(self) -> int:
         """This thread's index, shifted into the kind slot (a new thread gets the next one)."""
@@ -411,7 +426,8 @@ class _Session:
                 self.go_threaded()
             kind = (kind & 255) | self.thread_bits()
         if throw:
-            self.buf.extend((kind, code, off, 0, self.snap_exception(exc)))
+            text = self.snap_exception(exc) if self.keeps(kind & 255) else 0
+            self.buf.extend((kind, code, off, 0, text))
         else:
             self.buf.extend((kind, code, off, time.perf_counter_ns(), 0))
         return None

@@ -286,7 +286,7 @@ class Trace:
             info = self._codes[cid] if cid >= 0 else UNKNOWN_CODE
             merged.setdefault(info, Counter()).update(per_code[cid])
         return {info: {self.kind_names[k]: n for k, n in sorted(row.items()) if n}
-                for info, row in merged.items()}
+                for info, row in merged.items() if any(row.values())}
 
     def totals(self) -> dict[str, int]:
         """Events per event name, in catalogue order (a ``bytes.count`` per kind present)."""
