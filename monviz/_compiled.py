@@ -27,6 +27,7 @@ from .values import (
     MAX_REPR,
     MAX_STRING,
     MISSING,
+    DeferredTexts,
     describe_callable,
     display,
     snapshot,
@@ -117,7 +118,9 @@ class CompiledSession(_Session):
                                      truncated=truncated, events_bits=self.requested)
 
 
-def _texts(objects: list, flags: bytearray) -> list[str]:
-    """The display string of each side-table entry: atoms in C, others by values.py."""
-    return backends.speedups.texts(objects, flags, display, describe_callable, MAX_REPR,
-                                   MAX_STRING)
+def _texts(objects: list, flags: bytearray) -> list[str] | DeferredTexts:
+    """The display string of each side-table entry: made now for everything that may
+    not be kept (user objects, callables, exception types), later for small atoms."""
+    texts, pending = backends.speedups.texts(objects, flags, display, describe_callable,
+                                             MAX_REPR, MAX_STRING, True)
+    return DeferredTexts(texts, pending) if pending.count(0) < len(pending) else texts

@@ -1645,6 +1645,24 @@ atom_text(PyObject *v, Py_ssize_t max_repr, Py_ssize_t max_string)
     return NULL;
 }
 
+/* An atom that may be kept until its text is read: immutable, small, a cheap repr. */
+static int
+cheap_atom(PyObject *v, Py_ssize_t max_string)
+{
+    if (PyLong_CheckExact(v)) {
+        int overflow;
+        PyLong_AsLongLongAndOverflow(v, &overflow);
+        return !overflow;
+    }
+    if (PyUnicode_CheckExact(v)) {
+        return PyUnicode_GetLength(v) <= max_string;
+    }
+    if (PyBytes_CheckExact(v)) {
+        return PyBytes_Size(v) <= max_string;
+    }
+    return v == Py_None || PyBool_Check(v) || PyFloat_CheckExact(v) || PyComplex_CheckExact(v);
+}
+
 /* BaseException.__repr__ of an F_EXC entry (type, args), cut to `max_repr`. Entries
  * whose args are all str share their text (equal tuples of other atoms may not:
  * (1,) == (True,)). */
@@ -1689,12 +1707,17 @@ exception_text(PyObject *entry, PyObject *seen, Py_ssize_t max_repr)
 static PyObject *
 texts(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 6 || !PyList_Check(args[0]) || !PyByteArray_Check(args[1])) {
+    if (nargs < 6 || nargs > 7 || !PyList_Check(args[0]) || !PyByteArray_Check(args[1])) {
         PyErr_SetString(PyExc_TypeError,
                         "texts(objects: list, flags: bytearray, display, describe, "
-                        "max_repr, max_string)");
+                        "max_repr, max_string, defer=False)");
         return NULL;
     }
+    int defer = nargs == 7 ? PyObject_IsTrue(args[6]) : 0;
+    if (defer < 0) {
+        return NULL;
+    }
+    PyObject *pending = NULL;  /* with defer: flag + 1 where an entry is left for later */
     PyObject *objects = args[0], *display = args[2], *describe = args[3];
     Py_ssize_t max_repr = PyLong_AsSsize_t(args[4]), max_string = PyLong_AsSsize_t(args[5]);
     if (PyErr_Occurred()) {
@@ -1707,9 +1730,16 @@ texts(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *out = PyList_New(n);
     PyObject *seen = PyDict_New();  /* (type, args of str) -> text */
-    if (out == NULL || seen == NULL) {
+    if (defer) {
+        pending = PyByteArray_FromStringAndSize(NULL, n);
+        if (pending != NULL && n > 0) {
+            memset(PyByteArray_AsString(pending), 0, (size_t)n);
+        }
+    }
+    if (out == NULL || seen == NULL || (defer && pending == NULL)) {
         Py_XDECREF(out);
         Py_XDECREF(seen);
+        Py_XDECREF(pending);
         return NULL;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -1719,6 +1749,12 @@ texts(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         if (flag == F_TEXT) {
             text = Py_NewRef(v);
         }
+        else if (flag == F_EXC && defer
+                 && !(PyType_GetFlags((PyTypeObject *)PyTuple_GetItem(v, 0))
+                      & Py_TPFLAGS_HEAPTYPE)) {
+            text = Py_NewRef(v);  /* a built-in exception type and atom args: later too */
+            PyByteArray_AsString(pending)[i] = F_EXC + 1;
+        }
         else if (flag == F_EXC) {
             text = exception_text(v, seen, max_repr);
             if (text == NULL) {
@@ -1726,6 +1762,10 @@ texts(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
                 Py_DECREF(seen);
                 return NULL;
             }
+        }
+        else if (flag == F_VALUE && defer && cheap_atom(v, max_string)) {
+            text = Py_NewRef(v);  /* immutable and small: its text is made when read */
+            PyByteArray_AsString(pending)[i] = F_VALUE + 1;
         }
         else if (flag == F_VALUE) {
             text = atom_text(v, max_repr, max_string);
@@ -1738,12 +1778,16 @@ texts(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             if (text == NULL) {
                 Py_DECREF(out);
                 Py_DECREF(seen);
+                Py_XDECREF(pending);
                 return NULL;
             }
         }
         PyList_SetItem(out, i, text);
     }
     Py_DECREF(seen);
+    if (defer) {
+        return Py_BuildValue("NN", out, pending);
+    }
     return out;
 }
 
@@ -1764,7 +1808,9 @@ static PyMethodDef module_methods[] = {
     {"noop", (PyCFunction)(void (*)(void))noop, METH_FASTCALL,
      "noop(*args) -> None: the cheapest callback CPython can call (the C dispatch floor)."},
     {"texts", (PyCFunction)(void (*)(void))texts, METH_FASTCALL,
-     "texts(objects, flags, display, describe, max_repr, max_string) -> display strings."},
+     "texts(objects, flags, display, describe, max_repr, max_string, defer=False) -> the "
+     "display strings (with defer: (list, pending); pending is flag + 1 for the small atoms "
+     "and built-in exceptions left as they are, 0 for the texts)."},
     {"release_memory", release_memory, METH_NOARGS,
      "Free the memory kept for reuse by the next recording."},
     {"pool_size", pool_size, METH_NOARGS, "Bytes kept for reuse by the next recording."},

@@ -46,7 +46,7 @@ from itertools import accumulate, compress, count, repeat
 from operator import add, and_, is_, ne, rshift, sub
 
 from .events import CATALOGUE
-from .values import ATOMS, Snapshot, describe_callable, display
+from .values import ATOMS, Snapshot, describe_callable, display, text_list
 
 #: Event names in kind order; an event's kind is its index here.
 KINDS: tuple[str, ...] = tuple(CATALOGUE)
@@ -314,7 +314,7 @@ def unpack(packed: Decoded) -> Decoded:
         value = getattr(packed, name)
         setattr(d, name, list(value) if isinstance(value, array | memoryview) else value)
     d.kind = bytes(d.kind)
-    d.values = list(packed.values)
+    d.values = list(text_list(packed.values))
     return d
 
 

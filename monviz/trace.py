@@ -25,6 +25,7 @@ from typing import NamedTuple
 
 from . import _stream
 from .scope import is_user_file
+from .values import text_list
 
 FORMAT = "monviz-trace"
 FORMAT_VERSION = 1
@@ -358,7 +359,8 @@ class Trace:
             "format": FORMAT, "version": FORMAT_VERSION, "python": self.python,
             "events": self.events, "kinds": list(self.kind_names),
             "codes": [c.to_dict() for c in self._codes], "sources": self.sources,
-            "values": d.values, "threads": d.threads, "dropped": d.dropped, "level0": d.level0,
+            "values": text_list(d.values), "threads": d.threads, "dropped": d.dropped,
+            "level0": d.level0,
             "arrays": {name: {"type": _stream.typecode(getattr(d, name)),
                               "data": getattr(d, name).tolist()} for name in _ARRAYS},
             "truncated": self.truncated, "exception": self.exception_repr,

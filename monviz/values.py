@@ -137,3 +137,65 @@ def describe_callable(func: object) -> str:
                 name = f"{owner.__qualname__}.{name}"
             return name
     return bounded_repr(func)
+
+
+class DeferredTexts:
+    """A recording's value texts in which small immutable atoms are still the objects.
+
+    The compiled backend ends a recording without a pass over its values: an int,
+    float, short str... is kept as it is (it cannot change, and it keeps nothing else
+    alive), so is a built-in exception's (type, atom args); each becomes its text when
+    first read. Everything else is text already. Reads like a list of str.
+    """
+
+    __slots__ = ("_items", "_pending")
+
+    def __init__(self, items: list, pending: bytearray):
+        self._items = items
+        self._pending = pending  # 1 where _items holds an atom, not yet its text
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return self.tolist()[i]
+        if self._pending[i]:
+            from .backends import speedups
+
+            flags = bytearray([self._pending[i] - 1])
+            self._items[i] = speedups.texts([self._items[i]], flags, display, describe_callable,
+                                            MAX_REPR, MAX_STRING)[0]
+            self._pending[i] = 0
+        return self._items[i]
+
+    def __iter__(self):
+        return iter(self.tolist())
+
+    def __eq__(self, other) -> bool:
+        return self.tolist() == (other.tolist() if isinstance(other, DeferredTexts) else other)
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"DeferredTexts({self.tolist()!r})"
+
+    def tolist(self) -> list[str]:
+        """Every text (made in C for the atoms still pending, once); the list itself."""
+        if self._pending.count(0) < len(self._pending):
+            from .backends import speedups
+
+            flags = self._pending.translate(_PENDING_TO_FLAG)
+            self._items = speedups.texts(self._items, flags, display, describe_callable,
+                                         MAX_REPR, MAX_STRING)
+            self._pending = bytearray(len(self._items))
+        return self._items
+
+
+# pending is the entry's flag + 1 (_speedups.c: F_VALUE 0, F_EXC 3), 0 for a text (F_TEXT 2)
+_PENDING_TO_FLAG = bytes([2, 0, 1, 2, 3] + [2] * 251)
+
+
+def text_list(values: list[str] | DeferredTexts) -> list[str]:
+    """A trace's value texts as a plain list (for JSON)."""
+    return values.tolist() if isinstance(values, DeferredTexts) else values

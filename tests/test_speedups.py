@@ -31,7 +31,8 @@ import monviz
 import monviz.recorder
 from monviz import _stream, backends
 from monviz.events import CATALOGUE
-from monviz.values import MAX_REPR
+from monviz.trace import Trace
+from monviz.values import MAX_REPR, DeferredTexts
 from monviz.versions import BRANCH_EVENTS
 
 pytestmark = pytest.mark.skipif(
@@ -732,3 +733,31 @@ def test_keyboard_interrupt_in_a_repr_propagates_as_with_the_pure_python_backend
     assert len(traces[COMPILED]) > 0
     assert rows(traces[COMPILED]) == rows(traces[PYTHON])
     assert "not reached" not in {e.value for e in traces[COMPILED]}
+
+
+def _atoms_and_a_builtin_exception():
+    def give(x):
+        return x
+
+    for x in (7, 10 ** 12, 2.5, "short", b"bytes", None, True, 1j, "s" * 500):
+        give(x)
+    try:
+        raise KeyError("k")
+    except KeyError:
+        pass
+
+
+def test_small_atoms_and_builtin_exceptions_get_their_text_when_first_read(use_backend):
+    """Recording ends without a pass over the values: they read as in the other backend."""
+    compiled, python = record_both(use_backend, _atoms_and_a_builtin_exception,
+                                   ["PY_RETURN", "RAISE"])
+    values = compiled._d.values
+    assert isinstance(values, DeferredTexts)
+    assert 0 < values._pending.count(0) < len(values)  # the long str was cut at the end
+    first = [e.value or e.exception for e in compiled]  # reads some entries one by one
+    assert first == [e.value or e.exception for e in python]
+    assert "KeyError('k')" in first and "2.5" in first and "b'bytes'" in first
+    assert values.tolist() == list(values) and values._pending.count(0) == len(values)
+    assert all(type(t) is str for t in values.tolist())
+    again = Trace.from_json(compiled.to_json())
+    assert [e.value for e in again] == [e.value for e in compiled]

@@ -130,7 +130,7 @@ def test_payload_columns_are_the_trace_columns(trace):
     jumps = iter(_read(buffers, described, "jump_dest"))
     assert [next(jumps) if ev.target is not None else None for ev in trace] == \
         [ev.target for ev in trace]
-    assert json.loads(buffers["values"]) == trace._d.values
+    assert json.loads(buffers["values"]) == list(trace._d.values)
     for name, info in described.items():
         assert len(buffers[name]) == info["length"] * array(
             {v: k for k, v in _payload.TYPES.items() if k not in "lL"}[info["type"]]).itemsize

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from .. import _stream
 from ..render.timeline import CODE_COLOURS, kind_colour, kind_meaning
+from ..values import text_list
 
 if TYPE_CHECKING:
     from ..trace import Trace
@@ -71,7 +72,7 @@ def columns(trace: Trace) -> tuple[dict[str, bytes], dict[str, dict]]:
         col = _column(trace, name)
         buffers[name] = col.tobytes()
         described[name] = {"type": TYPES[_stream.typecode(col)], "length": len(col)}
-    buffers["values"] = json.dumps(trace._d.values, ensure_ascii=False).encode()
+    buffers["values"] = json.dumps(text_list(trace._d.values), ensure_ascii=False).encode()
     return buffers, described
 
 
