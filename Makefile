@@ -6,6 +6,8 @@
 #   .chroot/    Debian sid chroot with Python 3.14 and 3.15 for their unit-test runs
 #               (tools/sid-python; needs root; skipped with a note when unavailable;
 #               required when CI=true)
+#   monviz/_speedups.abi3.so  the compiled recorder, built in place by the editable install
+#               (stable ABI: the one binary is what 3.12, 3.13, 3.14 and 3.15 all import)
 #
 # Each recipe is one bash script (.ONESHELL) run with -euo pipefail, so a failing
 # pipe such as `pip ... | sed` still fails the target.
@@ -40,6 +42,21 @@ NBVAL_ARGS := --nbval --nbval-current-env --nbval-sanitize-with tutorials/nbval_
 NBVAL_LAX  := --nbval-lax --nbval-current-env tutorials/
 UNIT_ONLY  := not notebook and not browser
 
+# The recorder tests: run a second time on every interpreter with the pure-Python backend
+# (MONVIZ_PURE_PYTHON=1), the first run having used the compiled one. Not tests/test_backends.py:
+# each of its tests picks the backend itself (the use_backend fixture), so the first run already
+# covers both, and a second one would repeat it exactly (~2 min per interpreter).
+PURE_ENV       := MONVIZ_PURE_PYTHON
+RECORDER_TESTS := tests/test_recorder_oracle.py tests/test_recorder_scope.py \
+                  tests/test_recorder_coexistence.py tests/test_teardown.py tests/test_errors.py \
+                  tests/test_trace.py
+
+# Prints `== backend on Python X.Y.Z: compiled (/path/to/_speedups.abi3.so) ==` (or `python
+# (why)`) and exits 1 unless the compiled backend is the active one.
+BACKEND_PY := import platform, monviz.backends as b; \
+  print(f"== backend on Python {platform.python_version()}: {b.describe()} =="); \
+  raise SystemExit(b.backend() != b.COMPILED)
+
 # ---------------------------------------------------------------------------------------
 # Stamps: a stamp holds the X.Y its venv was built with. It is dropped (forcing a rebuild)
 # when the venv's interpreter no longer runs or reports another version, e.g. after a
@@ -56,8 +73,22 @@ ifneq ($(wildcard $(STAMP312)),)
   endif
 endif
 
+# Prints monviz's dependencies and its dev extra, one a line, from pyproject.toml.
+DEPS_PY := import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
+  print("\n".join(p["dependencies"] + p["optional-dependencies"]["dev"]))
+
 # $(call make-venv,DIR,PYTHON,X.Y): (re)create DIR unless it already runs X.Y, install
 # monviz[dev] editable into it, write the stamp.
+#
+# `make setup` builds .venv and .venv-3.12 in parallel, and each editable install of monviz
+# writes into the work tree: monviz.egg-info/ and the C extension, compiled and copied to
+# monviz/_speedups.abi3.so (both venvs build the same file). Two installs at once could
+# interleave those writes and leave a corrupt .so or metadata. So the dependencies, which are
+# most of the time (downloads), are installed in parallel, from the list in pyproject.toml,
+# and the install of monviz itself runs under an exclusive flock on monviz/: one venv at a time
+# (~8 s each). The old .so is removed first: a build that fails (optional extension, e.g. no C
+# compiler) must not leave a stale binary behind, and a new file (not one rewritten in place)
+# is safe for a process that has the old one loaded.
 define make-venv
 if [ "$$($(1)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" != "$(3)" ]; then
   echo "creating $(1) with Python $(3): $(2)"
@@ -65,7 +96,14 @@ if [ "$$($(1)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 
   "$(2)" -m venv $(1)
 fi
 echo "installing monviz[dev] into $(1) (pip -q)"
-$(1)/bin/python -m pip install -q -e '.[dev]' 2>&1 | $(PIP_FILTER)
+$(1)/bin/python -c '$(DEPS_PY)' > $(1)/.requirements
+$(1)/bin/python -m pip install -q -r $(1)/.requirements 2>&1 | $(PIP_FILTER)
+flock monviz bash -c "rm -f monviz/_speedups*.so && $(1)/bin/python -m pip install -q -e '.[dev]'" \
+  2>&1 | $(PIP_FILTER)
+if ! compgen -G 'monviz/_speedups*.so' >/dev/null; then
+  echo "note: the C extension monviz._speedups was not built (no C compiler or Python headers?):" \
+    "monviz records with its pure-Python backend"
+fi
 echo "$(3)" > $(1)/.stamp
 endef
 
@@ -77,7 +115,7 @@ for dep in $(1); do
   cmd=$${dep%%=*}
   command -v "$$cmd" >/dev/null 2>&1 && continue
   pkgs+=("$${dep#*=}")
-  case $$cmd in dot) label="Graphviz's dot" ;; chromium) label=Chromium ;; *) label=$$cmd ;; esac
+  case $$cmd in dot) label="Graphviz's dot" ;; chromium) label=Chromium ;; gcc) label="a C compiler (gcc)" ;; *) label=$$cmd ;; esac
   what=$${what:+$$what and }$$label
 done
 if [ $${#pkgs[@]} -gt 0 ]; then
@@ -93,8 +131,26 @@ if [ $${#pkgs[@]} -gt 0 ]; then
 fi
 endef
 
-# $(call run-newer): the unit tests on each of $(NEWER) in the sid chroot, appending to the
-# recipe's `failed` array. Unavailable (not root, no mirror...): a note, or a failure when CI=true.
+# $(call check-backend,PYTHON COMMAND,X.Y.Z): print which backend that interpreter records with
+# and require the compiled one, appending to the recipe's `failed` array. Not compiled: a failure
+# when CI=true, or when monviz/_speedups*.so exists (built, yet this interpreter does not use it);
+# otherwise (the extension could not be built: no C compiler) a note, and the tests go on.
+define check-backend
+if ! $(1) -c '$(BACKEND_PY)'; then
+  if [ "$${CI:-}" = true ] || compgen -G 'monviz/_speedups*.so' >/dev/null; then
+    failed+=("compiled backend on $(2)")
+  else
+    echo "note: monviz._speedups was not built (no C compiler or Python headers when monviz was" \
+      "installed), so Python $(2) tests the pure-Python backend only; install gcc (and python3-dev" \
+      "for Debian's Python), then 'touch setup.py; make test' to build it"
+  fi
+fi
+endef
+
+# $(call run-newer): the unit tests on each of $(NEWER) in the sid chroot, then the recorder tests
+# with the pure-Python backend, appending to the recipe's `failed` array. The chroot imports monviz
+# from /proj, i.e. the abi3 .so built on the host. Unavailable (not root, no mirror...): a note, or
+# a failure when CI=true.
 define run-newer
 if ! why=$$($(SIDPY) available 2>&1); then
   if [ "$${CI:-}" = true ]; then
@@ -108,9 +164,14 @@ elif ! $(SIDPY) setup; then
 else
   for v in $(NEWER); do
     full=$$($(SIDPY) run $$v -- python -c 'import platform; print(platform.python_version())') || full=$$v
+    $(call check-backend,$(SIDPY) run $$v -- python,$$full)
     echo "== tests on Python $$full ($(UNIT_ONLY)) =="
     $(SIDPY) run $$v -- python -m pytest tests -m "$(UNIT_ONLY)" -p no:cacheprovider \
       || failed+=("tests on $$full")
+    echo "== recorder tests on Python $$full, pure-Python backend ($(PURE_ENV)=1) =="
+    SID_PASS_ENV=$(PURE_ENV) $(PURE_ENV)=1 \
+      $(SIDPY) run $$v -- python -m pytest $(RECORDER_TESTS) -p no:cacheprovider \
+      || failed+=("pure-Python recorder tests on $$full")
     if compgen -G 'tutorials/*.ipynb' >/dev/null; then
       echo "== tutorials (nbval-lax) on Python $$full =="
       SID_PASS_ENV=PYTHONPATH PYTHONPATH=/proj \
@@ -135,11 +196,11 @@ echo "== all passed =="
 endef
 
 # ---------------------------------------------------------------------------------------
-.PHONY: setup sid-setup system-deps need-dot test test-newer test-fast lab bench docs lint clean clean-chroot help
+.PHONY: setup sid-setup system-deps need-dot need-cc test test-newer test-fast lab bench docs lint clean clean-chroot help
 
 # The three parts are independent; building them in parallel halves a fresh set-up
 # (~65 s instead of ~150 s here). Later runs find everything up to date in well under a second.
-setup: ## apt graphviz+chromium, .venv (3.13), .venv-3.12 and the 3.14/3.15 sid chroot
+setup: ## apt gcc+graphviz+chromium, .venv (3.13), .venv-3.12 and the 3.14/3.15 sid chroot
 	@$(MAKE) -s -j4 system-deps $(STAMP) $(STAMP312) sid-setup
 
 # The sid chroot for 3.14/3.15 is built here, with the venvs, so that the 3.13 run's
@@ -147,20 +208,26 @@ setup: ## apt graphviz+chromium, .venv (3.13), .venv-3.12 and the 3.14/3.15 sid 
 sid-setup:
 	@if $(SIDPY) available >/dev/null 2>&1; then $(SIDPY) setup; fi
 
-# Graphviz's dot renders graphs; chromium is for the browser tests (never `playwright install`).
-system-deps:
+# Graphviz's dot renders graphs; chromium is for the browser tests (never `playwright install`);
+# gcc builds the compiled recorder (monviz._speedups) when monviz is installed.
+system-deps: need-cc
 	@$(call apt-need,dot=graphviz chromium=chromium)
 
 need-dot:
 	@$(call apt-need,dot=graphviz)
 
-$(STAMP): pyproject.toml
+# Before the venvs, whose install compiles the extension (and before system-deps: one apt at a time).
+need-cc:
+	@$(call apt-need,gcc=gcc)
+
+# setup.py and the C source: a changed extension is rebuilt (by reinstalling monviz).
+$(STAMP): pyproject.toml setup.py monviz/_speedups.c | need-cc
 	@py=$$(tools/find-python any)
 	ver=$$("$$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 	$(call make-venv,$(VENV),$$py,$$ver)
 
 # Optional unless CI=true: without a 3.12 interpreter this prints a note and makes no stamp.
-$(STAMP312): pyproject.toml
+$(STAMP312): pyproject.toml setup.py monviz/_speedups.c | need-cc
 	@if ! py=$$(tools/find-python 3.12 2>/dev/null); then
 	  if [ "$${CI:-}" = true ]; then
 	    echo -n "CI=true requires the Python 3.12 test run: " >&2
@@ -173,15 +240,23 @@ $(STAMP312): pyproject.toml
 	$(call make-venv,$(VENV312),$$py,3.12)
 
 # ---------------------------------------------------------------------------------------
-# Runs every step even after a failure, then exits 1 naming the failed ones.
-test: setup ## ruff; suite + tutorials (nbval) on 3.13; unit tests + tutorials (nbval-lax) on 3.12, 3.14, 3.15
+# Runs every step even after a failure, then exits 1 naming the failed ones. On each interpreter:
+# first a check that the compiled backend is active (see check-backend), the tests with it, then
+# the recorder tests again with the pure-Python backend. $(PURE_ENV) from the caller's
+# environment is dropped, so that the first runs do use the compiled backend.
+test: setup ## ruff; on 3.13 (suite + nbval) and 3.12, 3.14, 3.15 (unit + nbval-lax): backend check, tests, recorder tests again pure-Python
 	@$(stop-on-ctrl-c)
+	unset $(PURE_ENV)
 	failed=()
 	echo "== ruff check =="
 	$(VENV)/bin/ruff check . || failed+=(ruff)
 	main=$$($(VENV)/bin/python -c 'import platform; print(platform.python_version())')
+	$(call check-backend,$(VENV)/bin/python,$$main)
 	echo "== tests on Python $$main =="
 	$(VENV)/bin/python -m pytest || failed+=("tests on $$main")
+	echo "== recorder tests on Python $$main, pure-Python backend ($(PURE_ENV)=1) =="
+	$(PURE_ENV)=1 $(VENV)/bin/python -m pytest $(RECORDER_TESTS) \
+	  || failed+=("pure-Python recorder tests on $$main")
 	if compgen -G 'tutorials/*.ipynb' >/dev/null; then
 	  echo "== tutorials (nbval) on Python $$main =="
 	  $(VENV)/bin/python -m pytest $(NBVAL_ARGS) tutorials/ || failed+=("tutorials on $$main")
@@ -192,8 +267,12 @@ test: setup ## ruff; suite + tutorials (nbval) on 3.13; unit tests + tutorials (
 	  echo "== $(VENV) is already Python $$main: skipping the second 3.12 run =="
 	else
 	  v=$$($(VENV312)/bin/python -c 'import platform; print(platform.python_version())')
+	  $(call check-backend,$(VENV312)/bin/python,$$v)
 	  echo "== tests on Python $$v ($(UNIT_ONLY)) =="
 	  $(VENV312)/bin/python -m pytest tests -m "$(UNIT_ONLY)" || failed+=("tests on $$v")
+	  echo "== recorder tests on Python $$v, pure-Python backend ($(PURE_ENV)=1) =="
+	  $(PURE_ENV)=1 $(VENV312)/bin/python -m pytest $(RECORDER_TESTS) \
+	    || failed+=("pure-Python recorder tests on $$v")
 	  if compgen -G 'tutorials/*.ipynb' >/dev/null; then
 	    echo "== tutorials (nbval-lax) on Python $$v =="
 	    $(VENV312)/bin/python -m pytest $(NBVAL_LAX) || failed+=("tutorials on $$v")
@@ -204,8 +283,9 @@ test: setup ## ruff; suite + tutorials (nbval) on 3.13; unit tests + tutorials (
 
 # Python 3.14 and 3.15 come from a Debian sid chroot cached in .chroot/ (~1 min the first
 # time, then seconds). `tools/sid-python shell 3.15` opens a shell there.
-test-newer: ## unit tests on Python 3.14 and 3.15 (sid chroot, root only)
+test-newer: ## unit tests on Python 3.14 and 3.15 (sid chroot, root only), as in `make test`
 	@$(stop-on-ctrl-c)
+	unset $(PURE_ENV)
 	failed=()
 	$(call run-newer)
 	$(call report-failed)
@@ -236,9 +316,9 @@ docs: $(STAMP) ## the tutorials as a static HTML site in docs/site (views as sta
 clean-chroot: ## remove the Python 3.14/3.15 sid chroot (.chroot/)
 	@$(SIDPY) clean
 
-clean: ## remove venvs, caches and build output
+clean: ## remove venvs, caches and build output (build/, the in-place monviz/*.so)
 	@rm -rf $(VENV) $(VENV312) .pytest_cache .ruff_cache .hypothesis build dist \
-	  .coverage .coverage.* htmlcov test-artifacts *.egg-info
+	  .coverage .coverage.* htmlcov test-artifacts *.egg-info monviz/*.so
 	find . \( -path ./.git -o -path './.venv*' -o -path './.chroot*' \) -prune \
 	  -o \( -name __pycache__ -o -name .ipynb_checkpoints \) -type d -exec rm -rf {} +
 

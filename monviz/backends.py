@@ -79,5 +79,8 @@ def tell_once() -> None:
         f"{why_not}. Reinstall monviz where a C compiler and the Python headers are present "
         f"(e.g. 'apt-get install gcc python3-dev') to build it; set {PURE_ENV}=1 to use the "
         f"pure-Python backend on purpose and silence this warning.",
-        PurePythonBackendWarning, stacklevel=4,
+        PurePythonBackendWarning, skip_file_prefixes=(_PACKAGE_DIR,),
     )
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))  # warnings point past monviz
