@@ -1355,6 +1355,131 @@ cb_jump(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
     Py_RETURN_NONE;
 }
 
+/* Frame and call events take the fast way when their values are already known by
+ * identity (None, booleans, small ints, a callable seen before): no insertion, no
+ * Python call, nothing that can fail once the checks pass. */
+
+static inline int
+same_run_ok(RecorderObject *r, PyObject *code, int kind)
+{
+    return code == r->last_code && r->last_code_idx == r->run_code
+        && r->cur_tidx == r->run_thread && r->keep[kind] && !r->full && r->rows < r->cap
+        && r->rows < r->cols[C_KIND].cap && r->rows < r->cols[C_A].cap
+        && r->rows < r->cols[C_DEPTH].cap;
+}
+
+static inline int
+fits(const Col *c, uint64_t v)
+{
+    return v <= c->max && c->len < c->cap;
+}
+
+/* The side-table index of a value interned by identity before, or -1. */
+static inline Py_ssize_t
+known_value(RecorderObject *r, PyObject *v)
+{
+    if (v == Py_None || v == r->missing || PyBool_Check(v)) {
+        return ptab_get(&r->value_tab, v);
+    }
+    if (PyLong_CheckExact(v)) {
+        int overflow;
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (!overflow && x >= -5 && x <= 256) {
+            return ptab_get(&r->value_tab, v);
+        }
+    }
+    return -1;
+}
+
+static inline void
+store_head(RecorderObject *r, int kind, uint64_t a, uint64_t d)
+{
+    Col *c = r->cols;
+    ((uint8_t *)c[C_KIND].data)[c[C_KIND].len++] = (uint8_t)kind;
+    col_store(&c[C_A], a);
+    col_store(&c[C_DEPTH], d);
+    r->rows++;
+}
+
+static PyObject *
+cb_start(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    CallbackObject *cb = (CallbackObject *)self;
+    RecorderObject *r = cb->rec;
+    if (r->stopped || NARGS(nargsf) != 2 || PyThread_get_thread_ident() != r->cur_thread
+            || !same_run_ok(r, args[0], cb->kind) || r->level < 0) {
+        return cb_vectorcall(self, args, nargsf, kwnames);
+    }
+    long long a = PyLong_AsLongLong(args[1]);
+    uint64_t x = (uint64_t)(now_ns() - r->t0);
+    Col *c = r->cols;
+    if (a < 0 || (uint64_t)a > c[C_A].max || (uint64_t)r->level > c[C_DEPTH].max
+            || !fits(&c[C_TIME_NS], x)) {
+        if (a == -1) {
+            PyErr_Clear();
+        }
+        return cb_vectorcall(self, args, nargsf, kwnames);
+    }
+    store_head(r, cb->kind, (uint64_t)a, (uint64_t)r->level);
+    col_store(&c[C_TIME_NS], x);
+    r->level++;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+cb_exit(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    CallbackObject *cb = (CallbackObject *)self;
+    RecorderObject *r = cb->rec;
+    if (r->stopped || NARGS(nargsf) != 3 || PyThread_get_thread_ident() != r->cur_thread
+            || !same_run_ok(r, args[0], cb->kind) || r->level < 1) {
+        return cb_vectorcall(self, args, nargsf, kwnames);
+    }
+    long long a = PyLong_AsLongLong(args[1]);
+    Py_ssize_t v = known_value(r, args[2]);
+    uint64_t x = (uint64_t)(now_ns() - r->t0);
+    Col *c = r->cols;
+    if (a < 0 || v < 0 || (uint64_t)a > c[C_A].max || (uint64_t)(r->level - 1) > c[C_DEPTH].max
+            || !fits(&c[C_TIME_NS], x) || !fits(&c[C_VALUE_IDS], (uint64_t)v)) {
+        if (a == -1) {
+            PyErr_Clear();
+        }
+        return cb_vectorcall(self, args, nargsf, kwnames);
+    }
+    store_head(r, cb->kind, (uint64_t)a, (uint64_t)(r->level - 1));
+    col_store(&c[C_TIME_NS], x);
+    col_store(&c[C_VALUE_IDS], (uint64_t)v);
+    r->level--;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+cb_callish(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    CallbackObject *cb = (CallbackObject *)self;
+    RecorderObject *r = cb->rec;
+    if (r->stopped || NARGS(nargsf) != 4 || PyThread_get_thread_ident() != r->cur_thread
+            || !same_run_ok(r, args[0], cb->kind)) {
+        return cb_vectorcall(self, args, nargsf, kwnames);
+    }
+    long long a = PyLong_AsLongLong(args[1]);
+    Py_ssize_t f = ptab_get(&r->func_tab, args[2]);
+    Py_ssize_t v = known_value(r, args[3]);
+    uint64_t d = r->level > 0 ? (uint64_t)(r->level - 1) : 0;
+    Col *c = r->cols;
+    if (a < 0 || f < 0 || v < 0 || (uint64_t)a > c[C_A].max || d > c[C_DEPTH].max
+            || !fits(&c[C_CALL_FUNC], (uint64_t)f) || !fits(&c[C_CALL_ARG0], (uint64_t)v)) {
+        if (a == -1) {
+            PyErr_Clear();
+        }
+        return cb_vectorcall(self, args, nargsf, kwnames);
+    }
+    store_head(r, cb->kind, (uint64_t)a, d);
+    col_store(&c[C_CALL_FUNC], (uint64_t)f);
+    col_store(&c[C_CALL_ARG0], (uint64_t)v);
+    Py_RETURN_NONE;
+}
+
 /* -- Python-facing methods --------------------------------------------------- */
 
 static PyObject *
@@ -1378,8 +1503,14 @@ rec_callback(PyObject *self, PyObject *arg)
     if (cb == NULL) {
         return NULL;
     }
-    cb->vectorcall = r->shape[kind] == S_LINE ? cb_line
-                     : r->shape[kind] == S_JUMPISH ? cb_jump : cb_vectorcall;
+    switch (r->shape[kind]) {
+    case S_LINE: cb->vectorcall = cb_line; break;
+    case S_JUMPISH: cb->vectorcall = cb_jump; break;
+    case S_START: cb->vectorcall = cb_start; break;
+    case S_EXIT: cb->vectorcall = cb_exit; break;
+    case S_CALLISH: cb->vectorcall = cb_callish; break;
+    default: cb->vectorcall = cb_vectorcall;
+    }
     cb->rec = (RecorderObject *)Py_NewRef(self);
     cb->kind = (int)kind;
     cb->shape = r->shape[kind];
