@@ -1287,85 +1287,47 @@ no_memory:  /* the event happened: follow the frame (when that is what failed, n
     Py_RETURN_NONE;
 }
 
-/* The fast paths: LINE and JUMP/BRANCH* events are most of a trace. When nothing is
- * unusual (same code object and thread as the last row, room and width enough, below
- * the cap) they write their row directly; anything else goes the general way above. */
+/* The fast paths: most events are of a watched code object, in the thread of the last
+ * row, with values that need no Python call (atoms, a callable seen before). Those
+ * write their row directly; anything else (a new code object or thread, a value to
+ * snapshot, a column to widen, the cap) goes the general way, cb_vectorcall. */
 
+/* Can a row of `code` be written the fast way? Its code object must be watched (a new
+ * run of it is fine when the run columns have room), and the thread the last row's. */
 static inline int
-fast_row_ok(RecorderObject *r, PyObject *code, uint64_t a, int64_t d, int kind)
+row_ok(RecorderObject *r, PyObject *code, int kind)
 {
+    if (!(r->cur_tidx == r->run_thread && r->keep[kind] && !r->full && r->rows < r->cap
+          && r->rows < r->cols[C_KIND].cap && r->rows < r->cols[C_A].cap
+          && r->rows < r->cols[C_DEPTH].cap)) {
+        return 0;
+    }
+    if (code == r->last_code && r->last_code_idx == r->run_code) {
+        return 1;
+    }
+    Py_ssize_t cidx = lookup_code(r, code);
     Col *c = r->cols;
-    return code == r->last_code && r->last_code_idx == r->run_code
-        && r->cur_tidx == r->run_thread
-        && r->keep[kind] && !r->full && r->rows < r->cap
-        && a <= c[C_A].max && (uint64_t)d <= c[C_DEPTH].max
-        && r->rows < c[C_KIND].cap && r->rows < c[C_A].cap && r->rows < c[C_DEPTH].cap;
+    return cidx >= 0 && (uint64_t)r->rows <= c[C_CODE_START].max
+        && c[C_CODE_START].len < c[C_CODE_START].cap
+        && (uint64_t)cidx <= c[C_CODE_ID].max && c[C_CODE_ID].len < c[C_CODE_ID].cap;
 }
 
-static PyObject *
-cb_line(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+/* An atom's side-table index, with no Python call (so no other thread runs meanwhile);
+ * -1 for anything else, or on MemoryError (cleared: the general path tries again). */
+static inline Py_ssize_t
+atom_value(RecorderObject *r, PyObject *v)
 {
-    CallbackObject *cb = (CallbackObject *)self;
-    RecorderObject *r = cb->rec;
-    if (r->stopped || NARGS(nargsf) != 2
-            || PyThread_get_thread_ident() != r->cur_thread) {
-        return cb_vectorcall(self, args, nargsf, kwnames);
-    }
-    long long a = PyLong_AsLongLong(args[1]);
-    int64_t d = r->level > 0 ? r->level - 1 : 0;
-    if (a < 0 || !fast_row_ok(r, args[0], (uint64_t)a, d, cb->kind)) {
-        if (a == -1) {
-            PyErr_Clear();
+    PyTypeObject *tp = Py_TYPE(v);
+    for (int i = 0; i < r->n_atoms; i++) {
+        if (tp == r->atoms[i]) {
+            Py_ssize_t idx = value_index(r, v);
+            if (idx < 0) {
+                PyErr_Clear();
+            }
+            return idx;
         }
-        return cb_vectorcall(self, args, nargsf, kwnames);
     }
-    Col *c = r->cols;
-    ((uint8_t *)c[C_KIND].data)[c[C_KIND].len++] = (uint8_t)cb->kind;
-    col_store(&c[C_A], (uint64_t)a);
-    col_store(&c[C_DEPTH], (uint64_t)d);
-    r->rows++;
-    Py_RETURN_NONE;
-}
-
-static PyObject *
-cb_jump(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
-{
-    CallbackObject *cb = (CallbackObject *)self;
-    RecorderObject *r = cb->rec;
-    if (r->stopped || NARGS(nargsf) != 3
-            || PyThread_get_thread_ident() != r->cur_thread) {
-        return cb_vectorcall(self, args, nargsf, kwnames);
-    }
-    long long a = PyLong_AsLongLong(args[1]);
-    long long dest = PyLong_AsLongLong(args[2]);
-    int64_t d = r->level > 0 ? r->level - 1 : 0;
-    Col *c = r->cols;
-    if (a < 0 || dest < 0 || !fast_row_ok(r, args[0], (uint64_t)a, d, cb->kind)
-            || (uint64_t)dest > c[C_JUMP_DEST].max || c[C_JUMP_DEST].len >= c[C_JUMP_DEST].cap) {
-        if (a == -1 || dest == -1) {
-            PyErr_Clear();
-        }
-        return cb_vectorcall(self, args, nargsf, kwnames);
-    }
-    ((uint8_t *)c[C_KIND].data)[c[C_KIND].len++] = (uint8_t)cb->kind;
-    col_store(&c[C_A], (uint64_t)a);
-    col_store(&c[C_DEPTH], (uint64_t)d);
-    col_store(&c[C_JUMP_DEST], (uint64_t)dest);
-    r->rows++;
-    Py_RETURN_NONE;
-}
-
-/* Frame and call events take the fast way when their values are already known by
- * identity (None, booleans, small ints, a callable seen before): no insertion, no
- * Python call, nothing that can fail once the checks pass. */
-
-static inline int
-same_run_ok(RecorderObject *r, PyObject *code, int kind)
-{
-    return code == r->last_code && r->last_code_idx == r->run_code
-        && r->cur_tidx == r->run_thread && r->keep[kind] && !r->full && r->rows < r->cap
-        && r->rows < r->cols[C_KIND].cap && r->rows < r->cols[C_A].cap
-        && r->rows < r->cols[C_DEPTH].cap;
+    return -1;
 }
 
 static inline int
@@ -1395,10 +1357,61 @@ static inline void
 store_head(RecorderObject *r, int kind, uint64_t a, uint64_t d)
 {
     Col *c = r->cols;
+    if (r->last_code_idx != r->run_code) {  /* row_ok() made sure of the room */
+        col_store(&c[C_CODE_START], (uint64_t)r->rows);
+        col_store(&c[C_CODE_ID], (uint64_t)r->last_code_idx);
+        r->run_code = r->last_code_idx;
+    }
     ((uint8_t *)c[C_KIND].data)[c[C_KIND].len++] = (uint8_t)kind;
     col_store(&c[C_A], a);
     col_store(&c[C_DEPTH], d);
     r->rows++;
+}
+
+static PyObject *
+cb_line(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    CallbackObject *cb = (CallbackObject *)self;
+    RecorderObject *r = cb->rec;
+    if (r->stopped || NARGS(nargsf) != 2 || PyThread_get_thread_ident() != r->cur_thread
+            || !row_ok(r, args[0], cb->kind)) {
+        return cb_vectorcall(self, args, nargsf, kwnames);
+    }
+    long long a = PyLong_AsLongLong(args[1]);
+    uint64_t d = r->level > 0 ? (uint64_t)(r->level - 1) : 0;
+    if (a < 0 || (uint64_t)a > r->cols[C_A].max || d > r->cols[C_DEPTH].max) {
+        if (a == -1) {
+            PyErr_Clear();
+        }
+        return cb_vectorcall(self, args, nargsf, kwnames);
+    }
+    store_head(r, cb->kind, (uint64_t)a, d);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+cb_jump(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    CallbackObject *cb = (CallbackObject *)self;
+    RecorderObject *r = cb->rec;
+    if (r->stopped || NARGS(nargsf) != 3 || PyThread_get_thread_ident() != r->cur_thread
+            || !row_ok(r, args[0], cb->kind)) {
+        return cb_vectorcall(self, args, nargsf, kwnames);
+    }
+    long long a = PyLong_AsLongLong(args[1]);
+    long long dest = PyLong_AsLongLong(args[2]);
+    uint64_t d = r->level > 0 ? (uint64_t)(r->level - 1) : 0;
+    Col *c = r->cols;
+    if (a < 0 || dest < 0 || (uint64_t)a > c[C_A].max || d > c[C_DEPTH].max
+            || !fits(&c[C_JUMP_DEST], (uint64_t)dest)) {
+        if (a == -1 || dest == -1) {
+            PyErr_Clear();
+        }
+        return cb_vectorcall(self, args, nargsf, kwnames);
+    }
+    store_head(r, cb->kind, (uint64_t)a, d);
+    col_store(&c[C_JUMP_DEST], (uint64_t)dest);
+    Py_RETURN_NONE;
 }
 
 static PyObject *
@@ -1407,7 +1420,7 @@ cb_start(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames
     CallbackObject *cb = (CallbackObject *)self;
     RecorderObject *r = cb->rec;
     if (r->stopped || NARGS(nargsf) != 2 || PyThread_get_thread_ident() != r->cur_thread
-            || !same_run_ok(r, args[0], cb->kind) || r->level < 0) {
+            || !row_ok(r, args[0], cb->kind) || r->level < 0) {
         return cb_vectorcall(self, args, nargsf, kwnames);
     }
     long long a = PyLong_AsLongLong(args[1]);
@@ -1432,11 +1445,11 @@ cb_exit(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
     CallbackObject *cb = (CallbackObject *)self;
     RecorderObject *r = cb->rec;
     if (r->stopped || NARGS(nargsf) != 3 || PyThread_get_thread_ident() != r->cur_thread
-            || !same_run_ok(r, args[0], cb->kind) || r->level < 1) {
+            || !row_ok(r, args[0], cb->kind) || r->level < 1) {
         return cb_vectorcall(self, args, nargsf, kwnames);
     }
     long long a = PyLong_AsLongLong(args[1]);
-    Py_ssize_t v = known_value(r, args[2]);
+    Py_ssize_t v = atom_value(r, args[2]);
     uint64_t x = (uint64_t)(now_ns() - r->t0);
     Col *c = r->cols;
     if (a < 0 || v < 0 || (uint64_t)a > c[C_A].max || (uint64_t)(r->level - 1) > c[C_DEPTH].max
@@ -1459,12 +1472,13 @@ cb_callish(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnam
     CallbackObject *cb = (CallbackObject *)self;
     RecorderObject *r = cb->rec;
     if (r->stopped || NARGS(nargsf) != 4 || PyThread_get_thread_ident() != r->cur_thread
-            || !same_run_ok(r, args[0], cb->kind)) {
+            || !row_ok(r, args[0], cb->kind)) {
         return cb_vectorcall(self, args, nargsf, kwnames);
     }
     long long a = PyLong_AsLongLong(args[1]);
     Py_ssize_t f = ptab_get(&r->func_tab, args[2]);
-    Py_ssize_t v = known_value(r, args[3]);
+    Py_ssize_t v = f < 0 ? -1 : args[3] == r->missing ? known_value(r, args[3])
+                                                      : atom_value(r, args[3]);
     uint64_t d = r->level > 0 ? (uint64_t)(r->level - 1) : 0;
     Col *c = r->cols;
     if (a < 0 || f < 0 || v < 0 || (uint64_t)a > c[C_A].max || d > c[C_DEPTH].max
