@@ -911,9 +911,22 @@ atoms_only(RecorderObject *r, PyObject *tuple)
 
 /* The exception's repr at this moment, described once while the same exception (with
  * the same args) passes through frame after frame (as values.py's snap_exception). */
+static Py_ssize_t exception_index_ex(RecorderObject *r, PyObject *exc, int may_call);
+
 static Py_ssize_t
 exception_index(RecorderObject *r, PyObject *exc)
 {
+    return exception_index_ex(r, exc, 1);
+}
+
+/* exception_index() with `may_call` 0: -2 (and nothing done) where Python code would
+ * run (a repr), since a fast path must not let another thread in. */
+static Py_ssize_t
+exception_index_ex(RecorderObject *r, PyObject *exc, int may_call)
+{
+    if (!may_call && !PyExceptionInstance_Check(exc)) {
+        return -2;
+    }
     if (!PyExceptionInstance_Check(exc)) {  /* STOP_ITERATION's value, or odd input */
         PyObject *snap = call1(r->snap_exception, exc);
         if (snap == NULL) {
@@ -940,6 +953,10 @@ exception_index(RecorderObject *r, PyObject *exc)
         idx = entry == NULL ? -1 : add_object(r, entry, F_EXC);
         Py_XDECREF(entry);
         goto cache;
+    }
+    if (!may_call) {
+        Py_XDECREF(args);
+        return -2;
     }
     PyObject *text = PyObject_Repr(exc);
     if (text != NULL && !PyUnicode_CheckExact(text)) {  /* a str subclass: keep no user type */
@@ -1494,6 +1511,46 @@ cb_callish(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnam
     Py_RETURN_NONE;
 }
 
+/* RAISE, RERAISE, EXCEPTION_HANDLED (S_EXC) and PY_UNWIND (S_UNWIND): the exception is
+ * the one of the last event, or a built-in-repr one with atom args. */
+static PyObject *
+cb_exc(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    CallbackObject *cb = (CallbackObject *)self;
+    RecorderObject *r = cb->rec;
+    int unwind = cb->shape == S_UNWIND;
+    if (r->stopped || NARGS(nargsf) != 3 || PyThread_get_thread_ident() != r->cur_thread
+            || !row_ok(r, args[0], cb->kind) || (unwind && r->level < 1)) {
+        return cb_vectorcall(self, args, nargsf, kwnames);
+    }
+    long long a = PyLong_AsLongLong(args[1]);
+    uint64_t d = r->level > 0 ? (uint64_t)(r->level - 1) : 0;
+    Col *c = r->cols;
+    if (a < 0 || (uint64_t)a > c[C_A].max || d > c[C_DEPTH].max) {
+        if (a == -1) {
+            PyErr_Clear();
+        }
+        return cb_vectorcall(self, args, nargsf, kwnames);
+    }
+    Py_ssize_t e = exception_index_ex(r, args[2], 0);
+    if (e < 0) {
+        PyErr_Clear();  /* -2: a repr to take; -1: no memory; the general way decides */
+        return cb_vectorcall(self, args, nargsf, kwnames);
+    }
+    uint64_t x = unwind ? (uint64_t)(now_ns() - r->t0) : (uint64_t)e;
+    if (!fits(&c[unwind ? C_TIME_NS : C_VALUE_IDS], x)
+            || (unwind && !fits(&c[C_VALUE_IDS], (uint64_t)e))) {
+        return cb_vectorcall(self, args, nargsf, kwnames);
+    }
+    store_head(r, cb->kind, (uint64_t)a, d);
+    if (unwind) {
+        col_store(&c[C_TIME_NS], x);
+        r->level--;
+    }
+    col_store(&c[C_VALUE_IDS], (uint64_t)e);
+    Py_RETURN_NONE;
+}
+
 /* -- Python-facing methods --------------------------------------------------- */
 
 static PyObject *
@@ -1523,6 +1580,7 @@ rec_callback(PyObject *self, PyObject *arg)
     case S_START: cb->vectorcall = cb_start; break;
     case S_EXIT: cb->vectorcall = cb_exit; break;
     case S_CALLISH: cb->vectorcall = cb_callish; break;
+    case S_EXC: case S_UNWIND: cb->vectorcall = cb_exc; break;
     default: cb->vectorcall = cb_vectorcall;
     }
     cb->rec = (RecorderObject *)Py_NewRef(self);
