@@ -132,6 +132,21 @@ class Decoded:
                  "dropped", "jump_dest", "kind", "level0", "thread_idx", "thread_start",
                  "threads", "time_ns", "value_ids", "values")
 
+    def __deepcopy__(self, memo: dict) -> Decoded:
+        """A copy with arrays where the compiled backend's columns are memoryviews
+        (which cannot be copied)."""
+        import copy
+
+        out = Decoded()
+        for name in self.__slots__:
+            value = getattr(self, name)
+            if isinstance(value, memoryview):
+                value = array(value.format, value.tobytes())
+            else:
+                value = copy.deepcopy(value, memo)
+            setattr(out, name, value)
+        return out
+
 
 def narrow(values, bound: int | None = None, signed: bool = True) -> array:
     """The narrowest array that holds every value (memory is paid per event).

@@ -761,3 +761,14 @@ def test_small_atoms_and_builtin_exceptions_get_their_text_when_first_read(use_b
     assert all(type(t) is str for t in values.tolist())
     again = Trace.from_json(compiled.to_json())
     assert [e.value for e in again] == [e.value for e in compiled]
+
+
+def test_a_compiled_trace_can_be_deep_copied(use_backend):
+    """copy.deepcopy worked on pure-Python traces: memoryview columns become arrays."""
+    import copy
+
+    use_backend(COMPILED)
+    trace = monviz.record(_atoms_and_a_builtin_exception)
+    twin = copy.deepcopy(trace)
+    assert [tuple(e) for e in twin] == [tuple(e) for e in trace]
+    assert not any(isinstance(getattr(twin._d, n), memoryview) for n in _stream.PACKED)
