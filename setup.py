@@ -16,6 +16,7 @@ import os
 import sysconfig
 
 from setuptools import Extension, setup
+from setuptools.command.bdist_wheel import bdist_wheel
 
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 PURE = os.environ.get("MONVIZ_PURE_PYTHON_BUILD", "") not in ("", "0") or FREE_THREADED
@@ -28,7 +29,28 @@ speedups = Extension(
     optional=True,
 )
 
+
+
+class WheelOfWhatWasBuilt(bdist_wheel):
+    """Tag the wheel by what it holds: ``cp312-abi3-<platform>`` with the extension,
+    ``py3-none-any`` when it could not be built (no compiler). A platform-tagged wheel
+    with no binary in it would be taken for a compiled one, and pip would keep
+    reusing it from its cache after a compiler is installed."""
+
+    def run(self):
+        if not self.skip_build:
+            self.run_command("build")
+        build_ext = self.get_finalized_command("build_ext")
+        outputs = build_ext.get_outputs()
+        if not outputs or not all(os.path.exists(path) for path in outputs):
+            self.distribution.ext_modules = []  # installed as pure Python (purelib)
+            self.root_is_pure = True
+            self.py_limited_api = False
+        super().run()
+
+
 setup(
     ext_modules=[] if PURE else [speedups],
     options={} if PURE else {"bdist_wheel": {"py_limited_api": "cp312"}},
+    cmdclass={"bdist_wheel": WheelOfWhatWasBuilt},
 )

@@ -131,6 +131,7 @@ def work_tree_untouched():
 @pytest.mark.slow
 def test_without_a_compiler_the_build_succeeds_with_no_extension(tmp_path, work_tree_untouched):
     wheel, log = _build_wheel(tmp_path, CC="/nonexistent/cc")
+    assert wheel.name.endswith("-py3-none-any.whl"), wheel.name  # no binary: a pure wheel
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
     assert "monviz/recorder.py" in names
