@@ -26,7 +26,8 @@ Columns:
   ``malloc_trim(0)`` just before, so the columns' pages are faulted in anew.
 * **reused**: the same, right after a trace of the same workload was recorded and
   dropped, so its columns' memory is in the pool and is written again.
-* **fresh/C**, **reused/C**: those divided by the C floor (target: fresh <= 2.5).
+* **fresh/C**, **reused/C**: those divided by the C floor measured in the same
+  repeat, median over the repeats (target: fresh <= 2.5).
 * **settrace**: a ``sys.settrace`` recorder appending ``(event, code, line)``, per
   settrace event (its own count).
 * **B/ev**: bytes per retained event of the compiled trace: ``Trace.nbytes / len``
@@ -40,7 +41,7 @@ and ``malloc_trim(0)``. Without the extension (not built for this interpreter) t
 C floor and the compiled columns are skipped with a note. These machines are noisy:
 compare the ratios, which are measured side by side; a final line says how widely
 the repeats of each column spread. MONVIZ_BENCH_REPEATS sets the repeats (default
-7); MONVIZ_BENCH_VERBOSE=1 prints every sample (ns/event, sorted) to spot bimodal cells.
+9); MONVIZ_BENCH_VERBOSE=1 prints every sample (ns/event, sorted) to spot bimodal cells.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ from monviz import backends, recorder
 from monviz import events as catalogue
 
 mon = sys.monitoring
-REPEATS = int(os.environ.get("MONVIZ_BENCH_REPEATS", "7"))
+REPEATS = int(os.environ.get("MONVIZ_BENCH_REPEATS", "9"))
 VERBOSE = os.environ.get("MONVIZ_BENCH_VERBOSE", "") not in ("", "0")  # every sample, sorted
 #: "cpu" (default): the process's CPU time, user + system (page faults included), which
 #: time spent waiting for a core while other jobs run does not inflate; "wall": perf_counter.
@@ -332,6 +333,14 @@ def measure(name: str, fn) -> dict:
             "decode": statistics.median(decode_per_event) if decode_per_event else None}
 
 
+def paired_ratio(samples: dict[str, list[float]], config: str, floor: str) -> float:
+    """The median, over repeats, of config / floor measured in the same repeat.
+
+    Both ran within the same shuffled round, seconds apart: a change of the
+    machine's load between rounds moves both, and cancels out of their ratio."""
+    return statistics.median(c / f for c, f in zip(samples[config], samples[floor]))
+
+
 def library_ratio() -> tuple[float, int]:
     """A cell that spends its time in fractions.py: record / untraced, and events."""
     fn = workloads.run_library
@@ -395,10 +404,9 @@ def main() -> int:
     for name, fn in workloads.WORKLOADS.items():
         r = measure(name, fn)
         rows.append(r)
-        m = r["med"]
         if compiled:
-            r["fresh_ratio"] = m["fresh"] / m["cfloor"]
-            r["reused_ratio"] = m["reused"] / m["cfloor"]
+            r["fresh_ratio"] = paired_ratio(r["samples"], "fresh", "cfloor")
+            r["reused_ratio"] = paired_ratio(r["samples"], "reused", "cfloor")
             ratios = f"{r['fresh_ratio']:>8.2f}{r['reused_ratio']:>8.2f}"
         else:
             ratios = f"{'-':>8}{'-':>8}"
