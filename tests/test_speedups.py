@@ -772,3 +772,43 @@ def test_a_compiled_trace_can_be_deep_copied(use_backend):
     twin = copy.deepcopy(trace)
     assert [tuple(e) for e in twin] == [tuple(e) for e in trace]
     assert not any(isinstance(getattr(twin._d, n), memoryview) for n in _stream.PACKED)
+
+
+_NAPS = """
+import json, time, monviz, monviz._speedups as s
+def nap():
+    time.sleep(0.003)
+def main():
+    nap(); nap()
+before = time.perf_counter_ns()
+trace = monviz.record(main, ["PY_START", "PY_RETURN"])
+elapsed = time.perf_counter_ns() - before
+print(json.dumps({"tsc": s.TSC_TICKS, "elapsed": elapsed,
+                  "times": [[e.event, e.code.qualname, e.time_ns] for e in trace]}))
+"""
+
+
+@pytest.mark.parametrize("ticks", ["ns", "default"])
+def test_frame_times_are_ns_with_either_clock(ticks, tmp_path):
+    """The TSC (where the kernel keeps time with it) or clock_gettime: the same ns."""
+    import json
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k not in ("MONVIZ_TICKS", backends.PURE_ENV)}
+    if ticks == "ns":
+        env["MONVIZ_TICKS"] = "ns"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(monviz.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    script = tmp_path / "naps.py"  # a file: code run by `python -c` is not user code
+    script.write_text(_NAPS)
+    out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
+                         text=True, timeout=120, check=True)
+    got = json.loads(out.stdout)
+    if ticks == "ns":
+        assert got["tsc"] == 0
+    stamps = [t for _, _, t in got["times"]]
+    assert stamps == sorted(stamps) and stamps[0] >= 0 and stamps[-1] <= got["elapsed"]
+    naps = [end - start for (_, q, start), (_, _, end) in zip(got["times"][1:], got["times"][2:])
+            if q == "nap"][::2]
+    assert len(naps) == 2 and all(3_000_000 <= n < got["elapsed"] for n in naps), got
