@@ -43,7 +43,7 @@ class CompiledSession(_Session):
         """Make the C recorder (room for ``max_events`` rows, untouched) and register
         one callback per enabled event."""
         if self.crec is None:
-            keep = bytes(1 if _E[n].bit & self.requested else 0 for n in _stream.KINDS)
+            keep = bytes(map(self.keeps, range(len(_stream.KINDS))))
             self.crec = backends.speedups.Recorder(
                 min(self.max_events, sys.maxsize - 1), bytes(_stream.SHAPES), keep,
                 self.level0, ATOM_TYPES, snapshot, self.snap_exception, self.decide,

@@ -989,10 +989,10 @@ exception_index(RecorderObject *r, PyObject *exc)
 static Py_ssize_t
 exception_index_ex(RecorderObject *r, PyObject *exc, int may_call)
 {
-    if (!may_call && !PyExceptionInstance_Check(exc)) {
-        return -2;
-    }
     if (!PyExceptionInstance_Check(exc)) {  /* STOP_ITERATION's value, or odd input */
+        if (!may_call) {
+            return -2;
+        }
         PyObject *snap = call1(r->snap_exception, exc);
         if (snap == NULL) {
             return -1;
@@ -1412,27 +1412,20 @@ atom_value(RecorderObject *r, PyObject *v)
     return -1;
 }
 
+/* The fast paths' common test: recording, `nargs` arguments, the last row's thread,
+ * and a row of this code object that row_ok() allows. */
+static inline int
+fast_ok(CallbackObject *cb, PyObject *const *args, size_t nargsf, Py_ssize_t nargs)
+{
+    RecorderObject *r = cb->rec;
+    return !r->stopped && NARGS(nargsf) == nargs
+        && PyThread_get_thread_ident() == r->cur_thread && row_ok(r, args[0], cb->kind);
+}
+
 static inline int
 fits(const Col *c, uint64_t v)
 {
     return v <= c->max && c->len < c->cap;
-}
-
-/* The side-table index of a value interned by identity before, or -1. */
-static inline Py_ssize_t
-known_value(RecorderObject *r, PyObject *v)
-{
-    if (v == Py_None || v == r->missing || PyBool_Check(v)) {
-        return ptab_get(&r->value_tab, v);
-    }
-    if (PyLong_CheckExact(v)) {
-        int overflow;
-        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
-        if (!overflow && x >= -5 && x <= 256) {
-            return ptab_get(&r->value_tab, v);
-        }
-    }
-    return -1;
 }
 
 static inline void
@@ -1455,8 +1448,7 @@ cb_line(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     CallbackObject *cb = (CallbackObject *)self;
     RecorderObject *r = cb->rec;
-    if (r->stopped || NARGS(nargsf) != 2 || PyThread_get_thread_ident() != r->cur_thread
-            || !row_ok(r, args[0], cb->kind)) {
+    if (!fast_ok(cb, args, nargsf, 2)) {
         return cb_vectorcall(self, args, nargsf, kwnames);
     }
     long long a = PyLong_AsLongLong(args[1]);
@@ -1476,8 +1468,7 @@ cb_jump(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     CallbackObject *cb = (CallbackObject *)self;
     RecorderObject *r = cb->rec;
-    if (r->stopped || NARGS(nargsf) != 3 || PyThread_get_thread_ident() != r->cur_thread
-            || !row_ok(r, args[0], cb->kind)) {
+    if (!fast_ok(cb, args, nargsf, 3)) {
         return cb_vectorcall(self, args, nargsf, kwnames);
     }
     long long a = PyLong_AsLongLong(args[1]);
@@ -1501,8 +1492,7 @@ cb_start(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames
 {
     CallbackObject *cb = (CallbackObject *)self;
     RecorderObject *r = cb->rec;
-    if (r->stopped || NARGS(nargsf) != 2 || PyThread_get_thread_ident() != r->cur_thread
-            || !row_ok(r, args[0], cb->kind) || r->level < 0) {
+    if (!fast_ok(cb, args, nargsf, 2) || r->level < 0) {
         return cb_vectorcall(self, args, nargsf, kwnames);
     }
     long long a = PyLong_AsLongLong(args[1]);
@@ -1526,8 +1516,7 @@ cb_exit(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     CallbackObject *cb = (CallbackObject *)self;
     RecorderObject *r = cb->rec;
-    if (r->stopped || NARGS(nargsf) != 3 || PyThread_get_thread_ident() != r->cur_thread
-            || !row_ok(r, args[0], cb->kind) || r->level < 1) {
+    if (!fast_ok(cb, args, nargsf, 3) || r->level < 1) {
         return cb_vectorcall(self, args, nargsf, kwnames);
     }
     long long a = PyLong_AsLongLong(args[1]);
@@ -1553,13 +1542,12 @@ cb_callish(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnam
 {
     CallbackObject *cb = (CallbackObject *)self;
     RecorderObject *r = cb->rec;
-    if (r->stopped || NARGS(nargsf) != 4 || PyThread_get_thread_ident() != r->cur_thread
-            || !row_ok(r, args[0], cb->kind)) {
+    if (!fast_ok(cb, args, nargsf, 4)) {
         return cb_vectorcall(self, args, nargsf, kwnames);
     }
     long long a = PyLong_AsLongLong(args[1]);
     Py_ssize_t f = ptab_get(&r->func_tab, args[2]);
-    Py_ssize_t v = f < 0 ? -1 : args[3] == r->missing ? known_value(r, args[3])
+    Py_ssize_t v = f < 0 ? -1 : args[3] == r->missing ? ptab_get(&r->value_tab, args[3])
                                                       : atom_value(r, args[3]);
     uint64_t d = r->level > 0 ? (uint64_t)(r->level - 1) : 0;
     Col *c = r->cols;
@@ -1584,8 +1572,7 @@ cb_exc(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
     CallbackObject *cb = (CallbackObject *)self;
     RecorderObject *r = cb->rec;
     int unwind = cb->shape == S_UNWIND;
-    if (r->stopped || NARGS(nargsf) != 3 || PyThread_get_thread_ident() != r->cur_thread
-            || !row_ok(r, args[0], cb->kind) || (unwind && r->level < 1)) {
+    if (!fast_ok(cb, args, nargsf, 3) || (unwind && r->level < 1)) {
         return cb_vectorcall(self, args, nargsf, kwnames);
     }
     long long a = PyLong_AsLongLong(args[1]);
@@ -1785,12 +1772,6 @@ rec_get_full(PyObject *self, void *closure)
     return PyBool_FromLong(((RecorderObject *)self)->full);
 }
 
-static PyObject *
-rec_get_t0(PyObject *self, void *closure)
-{
-    return PyLong_FromLongLong(((RecorderObject *)self)->t0);
-}
-
 static PyMethodDef rec_methods[] = {
     {"callback", rec_callback, METH_O,
      "callback(kind) -> the callable to register for that event kind."},
@@ -1804,7 +1785,6 @@ static PyMethodDef rec_methods[] = {
 static PyGetSetDef rec_getset[] = {
     {"rows", rec_get_rows, NULL, "kept rows so far", NULL},
     {"full", rec_get_full, NULL, "the cap was reached", NULL},
-    {"t0", rec_get_t0, NULL, "the clock's ticks when the recorder was made", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -43,6 +43,7 @@ def _import_speedups() -> tuple[ModuleType | None, str]:
 
 speedups, why_not = _import_speedups()
 _told = False
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))  # warnings point past monviz
 
 
 class PurePythonBackendWarning(RuntimeWarning):
@@ -82,5 +83,3 @@ def tell_once() -> None:
         PurePythonBackendWarning, skip_file_prefixes=(_PACKAGE_DIR,),
     )
 
-
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))  # warnings point past monviz
