@@ -109,13 +109,19 @@ endef
 
 # $(call apt-need,CMD=DEBIAN_PKG ...): install the packages whose command is missing
 # (as root), or stop with one line saying what to install.
+#
+# apt-get runs under an flock of our own (two monviz recipes never run apt at once, even under
+# make -j) and waits up to 5 minutes for dpkg's lock (DPkg::Lock::Timeout) instead of failing
+# when another program (unattended-upgrades, a second terminal) holds it.
+APT_LOCK := /tmp/monviz-apt.lock
+APT_GET  := flock $(APT_LOCK) apt-get -o DPkg::Lock::Timeout=300
 define apt-need
 pkgs=(); what=
 for dep in $(1); do
   cmd=$${dep%%=*}
   command -v "$$cmd" >/dev/null 2>&1 && continue
   pkgs+=("$${dep#*=}")
-  case $$cmd in dot) label="Graphviz's dot" ;; chromium) label=Chromium ;; gcc) label="a C compiler (gcc)" ;; *) label=$$cmd ;; esac
+  case $$cmd in dot) label="Graphviz's dot" ;; chromium) label=Chromium ;; gcc) label="a C compiler (gcc)" ;; debootstrap) label="debootstrap (for the Python 3.14/3.15 chroot)" ;; *) label=$$cmd ;; esac
   what=$${what:+$$what and }$$label
 done
 if [ $${#pkgs[@]} -gt 0 ]; then
@@ -125,8 +131,8 @@ if [ $${#pkgs[@]} -gt 0 ]; then
     exit 1
   fi
   echo "installing $${pkgs[*]} with apt-get"
-  apt-get update -qq
-  apt-get install -y -qq "$${pkgs[@]}" >/dev/null
+  $(APT_GET) update -qq
+  $(APT_GET) install -y -qq "$${pkgs[@]}" >/dev/null
   for dep in $(1); do command -v "$${dep%%=*}" >/dev/null; done
 fi
 endef
@@ -198,10 +204,15 @@ endef
 # ---------------------------------------------------------------------------------------
 .PHONY: setup sid-setup system-deps need-dot need-cc test test-newer test-fast lab bench docs lint clean clean-chroot help
 
-# The three parts are independent; building them in parallel halves a fresh set-up
-# (~65 s instead of ~150 s here). Later runs find everything up to date in well under a second.
-setup: ## apt gcc+graphviz+chromium, .venv (3.13), .venv-3.12 and the 3.14/3.15 sid chroot
-	@$(MAKE) -s -j4 system-deps $(STAMP) $(STAMP312) sid-setup
+# Every system package is installed by one apt step, first (system-deps); only then are the
+# three independent parts built in parallel (venvs, sid chroot), none of which runs apt itself.
+# Two apt-get at once fail on dpkg's lock ("Could not get lock /var/lib/dpkg/lock-frontend"),
+# which is what a fresh machine did when the chroot's debootstrap install raced system-deps.
+# Building the rest in parallel halves a fresh set-up; later runs find everything up to date
+# in well under a second.
+setup: ## apt gcc+graphviz+chromium+debootstrap (one step), then .venv (3.13), .venv-3.12, sid chroot
+	@$(MAKE) -s system-deps
+	$(MAKE) -s -j4 $(STAMP) $(STAMP312) sid-setup
 
 # The sid chroot for 3.14/3.15 is built here, with the venvs, so that the 3.13 run's
 # monviz.compare tests find it ready. Where it cannot be had, `make test` says so.
@@ -209,14 +220,19 @@ sid-setup:
 	@if $(SIDPY) available >/dev/null 2>&1; then $(SIDPY) setup; fi
 
 # Graphviz's dot renders graphs; chromium is for the browser tests (never `playwright install`);
-# gcc builds the compiled recorder (monviz._speedups) when monviz is installed.
-system-deps: need-cc
-	@$(call apt-need,dot=graphviz chromium=chromium)
+# gcc builds the compiled recorder (monviz._speedups) when monviz is installed; debootstrap
+# builds the sid chroot (as root, until the chroot exists).
+SYSTEM_DEPS := gcc=gcc dot=graphviz chromium=chromium
+system-deps:
+	@deps="$(SYSTEM_DEPS)"
+	if [ "$$(id -u)" = 0 ] && [ ! -e .chroot/sid/etc/monviz-sid-base ]; then deps+=" debootstrap=debootstrap"; fi
+	$(call apt-need,$$deps)
 
 need-dot:
 	@$(call apt-need,dot=graphviz)
 
-# Before the venvs, whose install compiles the extension (and before system-deps: one apt at a time).
+# Before the venvs, whose install compiles the extension. `make setup` has already installed
+# it (system-deps); this is for targets such as `make lab` run on their own.
 need-cc:
 	@$(call apt-need,gcc=gcc)
 
