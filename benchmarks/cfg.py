@@ -38,7 +38,7 @@ def measure(label: str, source: str, entry: str, *args) -> tuple[float, float]:
     namespace: dict = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SyntaxWarning)
-        code = compile(source, f"<bench-{label}>", "exec")
+        code = compile(source, f"<bench-{label}>", "exec", dont_inherit=True)
     exec(code, namespace)
     func = namespace[entry]
     trace = monviz.record(lambda: func(*args), events=EVENTS)

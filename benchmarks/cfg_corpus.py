@@ -64,7 +64,7 @@ def compile_generated(lines: int = 300, name: str = "generated",
                       filename: str = "<monviz-generated>"):
     """The generated function, compiled under ``filename`` (a user pseudo-file)."""
     namespace: dict = {}
-    exec(compile(generated_function(lines, name), filename, "exec"), namespace)
+    exec(compile(generated_function(lines, name), filename, "exec", dont_inherit=True), namespace)
     return namespace[name]
 
 

@@ -1,6 +1,6 @@
 """``python -m monviz``: record a file, or compare its events across Python versions.
 
-    python -m monviz record FILE.py [--events NAMES] [--json] [--scope user|all]
+    python -m monviz record FILE.py [--events NAMES] [--json] [--scope user|all] [-o OUT]
     python -m monviz compare FILE.py [--versions 3.12,3.13,3.14,3.15] [--events NAMES]
     python -m monviz events
     python -m monviz --version      (also says which recording backend is active)
@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tokenize
 
 from . import events as catalogue
 from .errors import MonvizError
 
 
 def _read(path: str) -> str:
+    """The file's text, decoded as ``python FILE`` decodes it (PEP 263 coding line, BOM)."""
     if path == "-":
         return sys.stdin.read()
-    with open(path, encoding="utf-8") as f:
+    with tokenize.open(path) as f:
         return f.read()
 
 
@@ -31,18 +33,29 @@ def _record(args: argparse.Namespace) -> int:
     filename = args.filename or ("<stdin>" if args.file == "-" else args.file)
     trace = record(source, args.events, filename=filename, scope=args.scope,
                    max_events=args.max_events)
-    if args.json:
-        sys.stdout.write(trace.to_json())
-        return 0
+    # Written after the program ran, so its own output (stdout) never mixes with ours when
+    # --output names a file: monviz.compare reads the trace from there.
+    if args.output is None:
+        _write_events(trace, sys.stdout, args.json)
+    else:
+        with open(args.output, "w", encoding="utf-8") as out:
+            _write_events(trace, out, args.json)
+    return 0
+
+
+def _write_events(trace, out, as_json: bool) -> None:
+    """The trace as JSON, or one line per event then the trace's summary."""
+    if as_json:
+        out.write(trace.to_json())
+        return
     for ev in trace:
         detail = next((x for x in (ev.target, ev.callable, ev.value, ev.exception)
                        if x is not None), "")
         if ev.callable is not None:
             detail = f"{ev.callable}({ev.arg0})"
         print(f"{ev.index:>6} {'  ' * ev.depth}{ev.event:<17} {ev.code.qualname}:{ev.line} "
-              f"{'' if ev.offset is None else '@' + str(ev.offset)} {detail}".rstrip())
-    print(repr(trace))
-    return 0
+              f"{'' if ev.offset is None else '@' + str(ev.offset)} {detail}".rstrip(), file=out)
+    print(repr(trace), file=out)
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -81,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     rec.add_argument("--scope", default="user", choices=("user", "all"))
     rec.add_argument("--max-events", type=int, default=1_000_000)
     rec.add_argument("--filename", default=None, help="the file name the code is compiled under")
+    rec.add_argument("--output", "-o", default=None, metavar="FILE",
+                     help="write the events (or the JSON) to FILE instead of standard output, "
+                          "which stays the program's own")
     rec.set_defaults(run=_record)
     cmp_ = sub.add_parser("compare", help="record a file under several Python versions")
     cmp_.add_argument("file", help="a Python file, or - for standard input")

@@ -89,13 +89,14 @@ from __future__ import annotations
 
 import bisect
 import dis
+import itertools
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from itertools import compress
 from types import CodeType
 
 from . import versions
-from .errors import InvalidTargetError, MonvizError
+from .errors import InvalidArgumentError, InvalidTargetError, MonvizError
+from .source import compile_source
 
 FALLTHROUGH, JUMP, BRANCH, EXCEPTION = "fallthrough", "jump", "branch", "exception"
 EDGE_KINDS = (FALLTHROUGH, JUMP, BRANCH, EXCEPTION)
@@ -410,14 +411,25 @@ class Overlay:
 # -- construction ---------------------------------------------------------------------
 
 
-def cfg(code_or_function) -> ControlFlowGraph:
+def cfg(code_or_function, *, filename: str | None = None) -> ControlFlowGraph:
     """The control-flow graph of a function's (or a code object's) bytecode.
 
     Accepts a code object, a function or method, a generator, coroutine or async
-    generator, or anything with a ``__code__``. Nested code objects (functions,
-    lambdas, generator expressions, class bodies) are in ``children``.
+    generator, or anything with a ``__code__``; or source text, compiled as a module
+    (under ``filename``, default ``<monviz-cfg-N>``) exactly as ``python file.py``
+    would, with no flag of monviz's own. Nested code objects (functions, lambdas,
+    generator expressions, class bodies) are in ``children``.
     """
+    if isinstance(code_or_function, str):
+        name = filename if filename is not None else f"<monviz-cfg-{next(_source_counter)}>"
+        return _build(compile_source(code_or_function, name))
+    if filename is not None:
+        raise InvalidArgumentError("filename= applies to source text, not to "
+                                   f"{type(code_or_function).__name__}")
     return _build(_code_of(code_or_function))
+
+
+_source_counter = itertools.count(1)
 
 
 def _code_of(obj) -> CodeType:
@@ -429,8 +441,8 @@ def _code_of(obj) -> CodeType:
         if isinstance(code, CodeType):
             return code
     raise InvalidTargetError(
-        f"cfg() needs a code object or a function (or generator, coroutine, method), "
-        f"not {type(obj).__name__}")
+        f"cfg() needs a code object, a function (or generator, coroutine, method) or "
+        f"source text, not {type(obj).__name__}")
 
 
 def _line_table(code: CodeType, offsets: list[int]) -> list[int | None]:
@@ -657,8 +669,8 @@ def _count_events(trace, cids: set[int], n_by_name: Counter, pairs: Counter,
     d = trace._d
     names = trace.kind_names
     mine = bytes(map(cids.__contains__, trace.code_ids()))  # 1 on this graph's rows
-    kinds = list(compress(d.kind, mine))
-    offsets = list(compress(d.a, mine))
+    kinds = list(itertools.compress(d.kind, mine))
+    offsets = list(itertools.compress(d.a, mine))
     for k, n in Counter(kinds).items():
         n_by_name[names[k]] = n
     jumps = _stream.Layout.of(tuple(names)).jumps
@@ -667,9 +679,9 @@ def _count_events(trace, cids: set[int], n_by_name: Counter, pairs: Counter,
             at[names[k]][a] = n
     jump_rows = trace._rows("jump_dest")
     flags = list(map(mine.__getitem__, jump_rows))
-    dests = compress(d.jump_dest, flags)
-    srcs = compress(map(d.a.__getitem__, jump_rows), flags)
-    kinds_of_jumps = compress(map(d.kind.__getitem__, jump_rows), flags)
+    dests = itertools.compress(d.jump_dest, flags)
+    srcs = itertools.compress(map(d.a.__getitem__, jump_rows), flags)
+    kinds_of_jumps = itertools.compress(map(d.kind.__getitem__, jump_rows), flags)
     for (k, src, dst), n in Counter(zip(kinds_of_jumps, srcs, dests)).items():
         pairs[names[k], src, dst] = n
 

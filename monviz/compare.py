@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import html
 import json
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -167,6 +168,20 @@ def align(traces: dict[str, Trace]) -> list[Row]:
     return rows
 
 
+def _run_child(found: interpreters.Interpreter, args: list[str], source: str, timeout: float):
+    """Run ``python -m monviz record`` there; return (the finished process, the trace's JSON).
+
+    The trace comes back through an anonymous temporary file handed over as a file
+    descriptor (``--output /dev/fd/N``), not on stdout: the program's own prints go there.
+    """
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as out:
+        fd = out.fileno()
+        done = found.run([*args, "--output", f"/dev/fd/{fd}"], stdin=source, timeout=timeout,
+                         pass_fds=(fd,))
+        out.seek(0)
+        return done, out.read()
+
+
 def compare(source: str, versions: Iterable[str] = interpreters.SUPPORTED, events=None, *,
             timeout: float = 300) -> Comparison:
     """Record ``source`` under each Python version and line the streams up.
@@ -196,7 +211,7 @@ def compare(source: str, versions: Iterable[str] = interpreters.SUPPORTED, event
             unavailable[version] = found
             continue
         try:
-            done = found.run(args, stdin=source, timeout=timeout)
+            done, output = _run_child(found, args, source, timeout)
         except Exception as exc:  # a hung or missing interpreter is reported, not raised
             unavailable[version] = f"running it failed: {exc}"
             continue
@@ -205,7 +220,7 @@ def compare(source: str, versions: Iterable[str] = interpreters.SUPPORTED, event
             unavailable[version] = f"monviz failed there ({found.how}): {last}"
             continue
         try:
-            traces[version] = Trace.from_json(done.stdout)
+            traces[version] = Trace.from_json(output)
         except (json.JSONDecodeError, MonvizError, KeyError) as exc:
             unavailable[version] = f"its output was not a trace: {exc}"
     return Comparison(source, traces, unavailable, align(traces))

@@ -32,11 +32,16 @@ class Interpreter:
     how: str  # "this process", "PATH", "pyenv" or "sid chroot"
     env: dict[str, str] = field(default_factory=dict, compare=False)
 
-    def run(self, args: list[str], *, stdin: str = "", timeout: float = 300
-            ) -> subprocess.CompletedProcess:
-        """Run ``python ARGS`` under this interpreter, text in and out."""
+    def run(self, args: list[str], *, stdin: str = "", timeout: float = 300,
+            pass_fds: tuple[int, ...] = ()) -> subprocess.CompletedProcess:
+        """Run ``python ARGS`` under this interpreter, text in and out.
+
+        ``pass_fds`` stay open in the child (also inside the sid chroot, which has
+        ``/proc``, so the child can open them as ``/dev/fd/N``).
+        """
         return subprocess.run([*self.argv, *args], input=stdin, capture_output=True, text=True,
-                              timeout=timeout, env={**os.environ, **self.env})
+                              timeout=timeout, env={**os.environ, **self.env},
+                              pass_fds=pass_fds)
 
 
 def _version_of(python: str) -> str | None:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import _thread
 import contextlib
 import itertools
-import linecache
 import signal
 import sys
 import threading
@@ -43,10 +42,10 @@ from .errors import (
     InvalidArgumentError,
     InvalidTargetError,
     NestedRecordingError,
-    SourceSyntaxError,
     ToolIdInUse,
 )
 from .scope import ScopeFilter, check_scope
+from .source import compile_source
 from .values import ATOMS, Snapshot, bounded_repr, snapshot
 from .versions import FREE_TOOL_ID_CANDIDATES, RESERVED_TOOL_IDS, clear_tool
 
@@ -634,18 +633,7 @@ def _prepare(target: object, namespace: dict | None, filename: str | None):
     if isinstance(target, str):
         if filename is None:
             filename = f"<monviz-{next(_counter)}>"
-        elif not isinstance(filename, str):
-            raise InvalidArgumentError(f"filename must be a str, not {type(filename).__name__}")
-        try:
-            code = compile(target, filename, "exec")
-        except SyntaxError as exc:
-            # SyntaxError's str() adds "(filename, line N)" itself
-            err = SourceSyntaxError(f"the source does not compile: {exc.msg}")
-            err.lineno, err.offset, err.text = exc.lineno, exc.offset, exc.text
-            err.filename = filename
-            raise err from None
-        # like IPython does for cells: tracebacks, and graphs of this code, can show its source
-        linecache.cache[filename] = (len(target), None, target.splitlines(True), filename)
+        code = compile_source(target, filename)
         ns = {"__name__": "__main__"} if namespace is None else namespace
         if not isinstance(ns, dict):
             raise InvalidArgumentError(f"namespace must be a dict, not {type(ns).__name__}")

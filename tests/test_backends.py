@@ -337,7 +337,7 @@ DEPTH_IN_THREAD = {"main": 0, "work": 0, "square": 1}
 @pytest.mark.parametrize("events", [oracle.ALL, ["LINE"], ["PY_START", "PY_RETURN", "CALL"]],
                          ids=["all", "LINE", "PY_START+PY_RETURN+CALL"])
 def test_two_threads_give_the_same_stream_per_thread(use_backend, events):
-    code = compile(THREADS_PROGRAM, "<two-threads>", "exec")
+    code = compile(THREADS_PROGRAM, "<two-threads>", "exec", dont_inherit=True)
     traces = {}
     for backend in BACKENDS:
         namespace: dict = {"__name__": "two_threads"}

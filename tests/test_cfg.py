@@ -40,7 +40,7 @@ CORPUS = _load_benchmark_corpus().CONSTRUCTS
 FILENAME = "<monviz-cfg-corpus>"
 with warnings.catch_warnings():  # 3.14+ warns about the return in a finally block
     warnings.simplefilter("ignore", SyntaxWarning)
-    CORPUS_CODE = compile(CORPUS, FILENAME, "exec")
+    CORPUS_CODE = compile(CORPUS, FILENAME, "exec", dont_inherit=True)
 NS: dict = {"__name__": "cfg_corpus"}
 exec(CORPUS_CODE, NS)
 
@@ -466,7 +466,7 @@ def test_a_trace_loaded_from_json_is_matched_by_name_and_gives_the_same_counts(r
     assert again.block_visits == live.block_visits
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SyntaxWarning)
-        other = cfg(compile(CORPUS, "<another-file>", "exec")).find("while_else")
+        other = cfg(compile(CORPUS, "<another-file>", "exec", dont_inherit=True)).find("while_else")
     assert other.overlay(loaded).entries == 0 and not any(other.overlay(trace).edge_counts.values())
 
 

@@ -115,7 +115,7 @@ PROGRAM = textwrap.dedent("""
 
 
 def load_program():
-    code = compile(PROGRAM, "<test_events>", "exec")
+    code = compile(PROGRAM, "<test_events>", "exec", dont_inherit=True)
     namespace: dict = {}
     exec(code, namespace)
     tree = [code]

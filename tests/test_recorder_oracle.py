@@ -517,7 +517,7 @@ def effective(names) -> int:
 
 def load(name: str):
     """Compile and run program ``name`` as a module; return (module code, namespace)."""
-    code = compile(textwrap.dedent(PROGRAMS[name]), f"<oracle-{name}>", "exec")
+    code = compile(textwrap.dedent(PROGRAMS[name]), f"<oracle-{name}>", "exec", dont_inherit=True)
     namespace = {"__name__": f"oracle_{name}"}
     exec(code, namespace)
     return code, namespace
@@ -695,7 +695,7 @@ def test_time_ns_is_set_exactly_on_the_timed_frame_events():
 
 
 def _record_source(source: str, events=("CALL", "PY_RETURN", "RAISE")):
-    code = compile(textwrap.dedent(source), "<fields>", "exec")
+    code = compile(textwrap.dedent(source), "<fields>", "exec", dont_inherit=True)
     ns: dict = {}
     exec(code, ns)
     return monviz.record(ns["main"], events=list(events))

@@ -106,7 +106,7 @@ def test_user_scope_leaves_out_site_packages():
 def test_code_from_an_earlier_cell_is_user_code():
     namespace: dict = {}
     cell_1 = "def double(x):\n    return 2 * x\n"
-    exec(compile(cell_1, "<cell-1>", "exec"), namespace)
+    exec(compile(cell_1, "<cell-1>", "exec", dont_inherit=True), namespace)
     trace = monviz.record("y = double(21)\n", namespace=namespace, filename="<cell-2>")
     assert namespace["y"] == 42
     assert {(c.qualname, c.filename) for c in trace.codes()} == {

@@ -41,7 +41,7 @@ def load(source: str, name: str):
     filename = f"<render-{name}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace: dict = {}
-    exec(compile(source, filename, "exec"), namespace)
+    exec(compile(source, filename, "exec", dont_inherit=True), namespace)
     return namespace[name]
 
 

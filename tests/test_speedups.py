@@ -74,7 +74,7 @@ def record_both(use_backend, target, events, **kw) -> tuple[monviz.Trace, monviz
 
 def load(source: str, name: str = "main", filename: str = "<speedups-test>"):
     namespace: dict = {"__name__": "speedups_test"}
-    exec(compile(textwrap.dedent(source), filename, "exec"), namespace)
+    exec(compile(textwrap.dedent(source), filename, "exec", dont_inherit=True), namespace)
     return namespace[name]
 
 

@@ -294,8 +294,8 @@ def check_threads(trace):
 def test_counts_add_up_code_objects_that_look_the_same():
     """IPython compiles each top-level statement of a cell as its own <module> code object,
     all with the cell's name and first line: their counts share a row, none is lost."""
-    first = compile("def f():\n    return 1\nx = f()\n", "<cell-1>", "exec")
-    second = compile("y = 2\n", "<cell-1>", "exec")
+    first = compile("def f():\n    return 1\nx = f()\n", "<cell-1>", "exec", dont_inherit=True)
+    second = compile("y = 2\n", "<cell-1>", "exec", dont_inherit=True)
 
     def run():
         namespace: dict = {}

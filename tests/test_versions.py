@@ -71,7 +71,7 @@ class Raw:
 
 def compile_function(source: str, name: str):
     namespace: dict = {}
-    exec(compile(textwrap.dedent(source), f"<versions-{name}>", "exec"), namespace)
+    exec(compile(textwrap.dedent(source), f"<versions-{name}>", "exec", dont_inherit=True), namespace)
     return namespace[name]
 
 
