@@ -112,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     except MonvizError as exc:
         print(f"monviz: {exc}", file=sys.stderr)
         return 2
+    except (OSError, SyntaxError, UnicodeDecodeError) as exc:  # FILE cannot be read or decoded
+        print(f"monviz: cannot read {args.file!r}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

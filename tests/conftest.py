@@ -1,5 +1,6 @@
 """Test set-up: make monviz importable from a plain checkout (no install needed)."""
 
+import asyncio
 import importlib.util
 import os
 import signal
@@ -42,3 +43,25 @@ def use_backend(monkeypatch):
         assert backends.backend() == name
 
     return use
+
+
+def pytest_collection_modifyitems(config, items):
+    """The browser tests run last.
+
+    pytest-playwright's session-scoped ``playwright`` fixture leaves an asyncio event loop
+    *running* in the main thread until the session ends (its sync API runs the loop in a
+    greenlet), so every test after the first browser test would find ``asyncio.run()``
+    refused ("cannot be called from a running event loop"): the oracle programs that use
+    asyncio then fail before awaiting their coroutine (the "coroutine 'amain' was never
+    awaited" warnings) and compare a failure, not the program.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+@pytest.fixture(autouse=True)
+def _no_running_event_loop(request):
+    """Outside the browser tests, no event loop may be running when a test starts."""
+    if request.node.get_closest_marker("browser") is None:
+        loop = asyncio.events._get_running_loop()
+        assert loop is None, f"an event loop is running in the main thread: {loop!r}"
+    yield

@@ -531,6 +531,9 @@ def record_both(name: str, events) -> tuple[monviz.Trace, RawRecorder]:
     code, namespace = load(name)
     with RawRecorder(effective(events), ORACLE_TOOL, [code]) as raw:
         trace = monviz.record(namespace["main"], events=list(events), tool_id=MONVIZ_TOOL)
+    # Only one program is meant to fail: any other failure (such as asyncio.run() refused
+    # because a running event loop leaked from another test) would compare the wrong thing.
+    assert (trace.exception is None) == (name != "uncaught_exception"), trace.exception_repr
     ours = [info for info in trace.codes() if info.filename == code.co_filename]
     return trace.filter(code=ours), raw
 

@@ -71,7 +71,8 @@ class Raw:
 
 def compile_function(source: str, name: str):
     namespace: dict = {}
-    exec(compile(textwrap.dedent(source), f"<versions-{name}>", "exec", dont_inherit=True), namespace)
+    code = compile(textwrap.dedent(source), f"<versions-{name}>", "exec", dont_inherit=True)
+    exec(code, namespace)
     return namespace[name]
 
 
@@ -279,3 +280,26 @@ def test_while_has_two_tests_until_314_and_one_after():
         f(2)
     sources = {r[2] for r in raw.rows}
     assert len(sources) == (1 if PY >= (3, 14) else 2)
+
+
+def test_a_class_body_with_annotations_gets_an_annotate_function_from_314_on():
+    """PEP 649: from 3.14 the annotations are a code object of their own, run when
+    ``__annotations__`` is first read; the body starts after ``MAKE_CELL __classdict__``.
+    (Compiled as ``python file.py`` would: PEP 563, which monviz's own modules ask for,
+    would turn all of this off, which is why monviz compiles with ``dont_inherit``.)"""
+    source = "class Point:\n    x: int\n    y: float = 0.0\n"
+    code = compile(source, "<versions-class>", "exec", dont_inherit=True)
+    body = next(c for c in code.co_consts if isinstance(c, type(code)))
+    namespace: dict = {}
+    with Raw(["PY_START"]) as raw:
+        exec(code, namespace)
+        annotations = namespace["Point"].__annotations__
+    starts = [(name, offset) for _, name, offset in raw.rows
+              if name in ("Point", "__annotate__")]
+    assert annotations == {"x": int, "y": float}
+    if PY >= (3, 14):
+        assert starts == [("Point", 2), ("__annotate__", 2)]
+        assert dis.get_instructions(body).__next__().opname == "MAKE_CELL"
+    else:
+        assert starts == [("Point", 0)]
+        assert "SETUP_ANNOTATIONS" in {i.opname for i in dis.get_instructions(body)}

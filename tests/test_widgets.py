@@ -28,6 +28,7 @@ from monviz import Trace, _stream
 from monviz.cfg import cfg
 from monviz.events import CATALOGUE
 from monviz.render.timeline import kind_colour, overview_svg, timeline_html
+from monviz.versions import BRANCH_EVENTS
 from monviz.widgets import CFGView, Linked, Timeline, _payload, show
 
 EVIL = "<img src=x onerror=alert(1)>"
@@ -274,7 +275,7 @@ def test_next_and_previous_of_a_kind(trace):
 
 
 def test_an_empty_trace_still_makes_a_widget_and_a_page():
-    empty = monviz.record("x = 1", events=["BRANCH"])
+    empty = monviz.record("x = 1", events=list(BRANCH_EVENTS))  # no branch in it
     assert len(empty) == 0
     w = Timeline(empty)
     assert w.step == 0 and w.event is None and w.seek_kind == ""
