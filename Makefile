@@ -317,8 +317,8 @@ lab: $(STAMP) need-dot ## JupyterLab on tutorials/ at 127.0.0.1
 	@root_flag=; [ "$$(id -u)" = 0 ] && root_flag=--allow-root
 	exec $(VENV)/bin/jupyter lab tutorials/ --ip=127.0.0.1 $$root_flag $(LAB_ARGS)
 
-bench: $(STAMP) need-dot ## recording, control-flow graph and widget benchmarks
-	@for b in record cfg widgets; do
+bench: $(STAMP) need-dot ## recording, control-flow graph, widget, report and Perfetto benchmarks
+	@for b in record cfg widgets report chrome; do
 	  [ -f benchmarks/$$b.py ] || continue
 	  echo "== benchmarks/$$b.py =="
 	  $(VENV)/bin/python benchmarks/$$b.py

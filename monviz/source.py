@@ -8,11 +8,12 @@ gets other bytecode, so the recorded events would not be the program's own.
 
 This module is the one place where monviz turns user text into code: the recorder
 (``record(str)``, and so ``python -m monviz record`` and ``monviz.compare``'s child
-runs) and ``monviz.cfg(str)`` both come here.
+runs), ``monviz.cfg(str)`` and ``python -m monviz run`` all come here.
 """
 
 from __future__ import annotations
 
+import io
 import linecache
 from types import CodeType
 
@@ -38,3 +39,12 @@ def compile_source(source: str, filename: str) -> CodeType:
         raise err from None
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     return code
+
+
+def compile_file(path: str) -> CodeType:
+    """A script file compiled as ``python path`` compiles it: from its bytes (so its
+    PEP 263 coding line or BOM decides the encoding), under the path as given, with no
+    flag inherited. A SyntaxError stays one, for the caller to report as Python would."""
+    with io.open_code(path) as f:
+        data = f.read()
+    return compile(data, path, "exec", flags=0, dont_inherit=True)

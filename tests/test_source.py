@@ -3,7 +3,7 @@
 ``compile()`` inherits the calling module's ``__future__`` flags unless told not to,
 and every monviz module (and this test module) has ``from __future__ import
 annotations``. These tests run one program through every entry point that turns
-user text into code -- ``record(str)``, ``python -m monviz record``,
+user text into code -- ``record(str)``, ``python -m monviz record`` and ``run``,
 ``monviz.compare``'s child runs, ``cfg(str)`` and ``%%monitor`` -- and check that
 what the program observes (its annotations, the ``co_flags`` and bytecode of each of
 its code objects) is what a plain ``python file.py`` run of it observes, and that
@@ -113,6 +113,18 @@ def test_the_command_line_runs_the_file_as_python_does(program, tmp_path):
     assert json.loads(facts.read_text()) == plain
     trace = monviz.Trace.from_json((tmp_path / "trace.json").read_text())
     assert {c.qualname for c in trace.codes()} >= {"<module>", "Point", "annotations_of", "tree"}
+
+
+def test_monviz_run_runs_the_file_as_python_does(program, tmp_path):
+    """``python -m monviz run`` compiles the script from its bytes with no flag of monviz's."""
+    _, path, plain = program
+    facts = tmp_path / "run.json"
+    done = subprocess.run([sys.executable, "-m", "monviz", "run", "-q", "--format", "json",
+                           "-o", str(tmp_path / "trace.json"), str(path)],
+                          env=child_env(facts), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "the program prints\n"
+    assert json.loads(facts.read_text()) == plain
 
 
 def test_the_command_line_decodes_a_file_as_python_does(tmp_path):

@@ -60,13 +60,17 @@ class Timeline(anywidget.AnyWidget):
         self._trace = trace
         meta, buffers = _payload.build(trace)
         if seek_kind is None:
-            present = set(trace._d.kind.tobytes())
-            names = [trace.kind_names[k] for k in sorted(present)]
-            seek_kind = next((n for n in ("BRANCH", "BRANCH_LEFT", "BRANCH_RIGHT", "JUMP",
-                                          "CALL", "LINE") if n in names),
-                             names[0] if names else "")
+            seek_kind = self.default_seek_kind(trace)
         super().__init__(_meta=meta, _columns=buffers, seek_kind=seek_kind, **kwargs)
         self.step = step
+
+    @staticmethod
+    def default_seek_kind(trace: Trace) -> str:
+        """The kind "previous/next of kind" starts on: the most telling one the trace has."""
+        present = set(trace._d.kind.tobytes())
+        names = [trace.kind_names[k] for k in sorted(present)]
+        return next((n for n in ("BRANCH", "BRANCH_LEFT", "BRANCH_RIGHT", "JUMP", "CALL",
+                                 "LINE") if n in names), names[0] if names else "")
 
     @traitlets.validate("step")
     def _valid_step(self, proposal) -> int:

@@ -20,6 +20,7 @@ import re
 import statistics
 
 import pytest
+from programs import SMALL
 
 import monviz
 from monviz.cfg import cfg
@@ -28,24 +29,6 @@ pytestmark = pytest.mark.browser
 nbformat = pytest.importorskip("nbformat")
 expect = pytest.importorskip("playwright.sync_api").expect
 
-SMALL = '''\
-class Evil:
-    def __repr__(self):
-        return "<img src=x onerror=alert(1)>"
-
-
-def classify(n):
-    total = 0
-    for i in range(n):
-        if i % 2:
-            total += i
-        else:
-            total -= 1
-    return Evil() if total < 0 else total
-
-
-result = classify(3)
-'''
 
 BIG = '''\
 def fib(n):

@@ -1,0 +1,175 @@
+"""The HTML report in headless Chromium, opened from ``file://`` with the network blocked.
+
+Every request the page makes that is not for its own file is refused and counted:
+the report must draw, step with the keyboard, highlight the right source line and
+light the CFG edge just taken with none of them. Expectations come from the trace
+the report was made of (same process, same interpreter) and ``monviz.cfg`` of the
+same code. Timings are the benchmark's (``benchmarks/report.py``), not asserted here.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+from programs import SMALL
+
+import monviz
+from monviz.cfg import cfg
+
+pytestmark = pytest.mark.browser
+expect = pytest.importorskip("playwright.sync_api").expect
+
+
+
+@pytest.fixture
+def offline(page):
+    """The page, with every request but ``file://`` refused; the refused URLs listed."""
+    refused: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith("file://"):
+            r.continue_()
+        else:
+            refused.append(r.request.url)
+            r.abort()
+
+    page.context.route("**/*", route)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
+    return page, refused, errors
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """(report path, trace, graph of classify) for SMALL."""
+    folder = tmp_path_factory.mktemp("report")
+    source = folder / "program.py"
+    source.write_text(SMALL)
+    ns: dict = {}
+    trace = monviz.record(SMALL, filename=str(source), namespace=ns)
+    path = trace.save_html(folder / "report.html", title="classify <3>")
+    return path, trace, cfg(ns["classify"])
+
+
+def open_report(page, path):
+    page.goto(path.resolve().as_uri())
+    expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=30_000)
+    return page.locator(".monviz-timeline"), page.locator(".monviz-cfgview")
+
+
+def field(tl, name):
+    return tl.locator(f'.monviz-detail[data-field="{name}"]')
+
+
+def at_event(tl, ev):
+    expect(tl).to_have_attribute("data-step", str(ev.index))
+    expect(field(tl, "event")).to_have_text(ev.event)
+    expect(field(tl, "code")).to_have_text(ev.code.qualname)
+    if ev.line:
+        expect(tl.locator(".monviz-line-current")).to_have_attribute("data-line", str(ev.line))
+
+
+def test_the_report_draws_and_steps_with_the_keyboard_offline(offline, small):
+    page, refused, errors = offline
+    path, trace, _ = small
+    tl, _ = open_report(page, path)
+    expect(tl).to_have_attribute("data-drawn", "1")
+    expect(page).to_have_title("classify <3>")
+    at_event(tl, trace[0])
+    for i in (1, 2, 3):  # the page's keys go to the timeline without a click
+        page.keyboard.press("ArrowRight")
+        at_event(tl, trace[i])
+    page.keyboard.press("Shift+ArrowRight")
+    at_event(tl, trace[13])
+    page.keyboard.press("ArrowLeft")
+    at_event(tl, trace[12])
+    page.keyboard.press("End")
+    at_event(tl, trace[len(trace) - 1])
+    page.keyboard.press("Home")
+    at_event(tl, trace[0])
+    assert refused == [] and errors == []
+
+
+def test_the_graph_follows_the_timeline_and_lights_the_edge_taken(offline, small):
+    page, refused, errors = offline
+    path, trace, graph = small
+    tl, cfgw = open_report(page, path)
+    expect(cfgw).to_have_attribute("data-ready", "1")
+    branches = [ev for ev in trace if ev.event in monviz.versions.BRANCH_EVENTS
+                and ev.code.qualname == "classify"]
+    assert branches
+    for ev in branches[:3]:
+        tl.locator("input.monviz-step-input").fill(str(ev.index))
+        tl.locator("input.monviz-step-input").press("Enter")
+        at_event(tl, ev)
+        edge = graph.edge_for(ev.offset, ev.target, ev.event)
+        expect(cfgw).to_have_attribute("data-code", re.compile(r"^c\d+$"))
+        expect(cfgw.locator(".monviz-cfg-status")).to_contain_text("classify")
+        taken = cfgw.locator("g.monviz-edge.monviz-taken")
+        expect(taken).to_have_count(1)
+        expect(taken).to_have_attribute("data-edge", str(graph.edges.index(edge)))
+        expect(cfgw.locator("g.monviz-block.monviz-current")).to_have_attribute(
+            "data-block", str(edge.dst))
+    assert refused == [] and errors == []
+
+
+def test_choosing_a_code_object_shows_its_graph_and_first_event(offline, small):
+    page, _, errors = offline
+    path, trace, _ = small
+    tl, cfgw = open_report(page, path)
+    row = page.locator('.monviz-code-row', has_text="classify")
+    row.click()
+    first = next(ev for ev in trace if ev.code.qualname == "classify")
+    at_event(tl, first)
+    expect(cfgw.locator(".monviz-cfg-status")).to_contain_text("classify")
+    expect(row).to_have_class(re.compile("monviz-chosen"))
+    assert errors == []
+
+
+def test_user_strings_are_shown_as_text_never_as_html(offline, small):
+    page, _, errors = offline
+    path, trace, _ = small
+    tl, _ = open_report(page, path)
+    evil = next(ev for ev in trace if ev.value == "<img src=x onerror=alert(1)>")
+    tl.locator("input.monviz-step-input").fill(str(evil.index))
+    tl.locator("input.monviz-step-input").press("Enter")
+    expect(field(tl, "value")).to_have_text("<img src=x onerror=alert(1)>")
+    assert page.locator("img").count() == 0
+    expect(tl.locator(".monviz-source-body")).to_contain_text('"<img src=x onerror=alert(1)>"')
+    assert errors == []  # no alert dialog
+
+
+def test_a_report_from_the_command_line_shows_the_exception(offline, tmp_path):
+    page, refused, errors = offline
+    script = tmp_path / "fails.py"
+    script.write_text("def f(n):\n    return 1 / n\nf(0)\n")
+    done = subprocess.run([sys.executable, "-m", "monviz", "run", "-q", "-o", "r.html",
+                           "fails.py"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1
+    tl, _ = open_report(page, tmp_path / "r.html")
+    expect(page.locator(".monviz-raised")).to_contain_text("ZeroDivisionError")
+    expect(tl.locator(".monviz-tl-exc")).to_contain_text("ZeroDivisionError")
+    page.keyboard.press("End")
+    expect(field(tl, "event")).to_have_text("PY_UNWIND")
+    assert refused == [] and errors == []
+
+
+def test_a_million_event_report_opens_and_steps(offline, tmp_path):
+    page, refused, errors = offline
+    big = monviz.record("def fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n"
+                        "fib(30)\n", max_events=1_000_000)
+    assert len(big) == 1_000_000
+    path = big.save_html(tmp_path / "big.html")
+    tl, _ = open_report(page, path)
+    expect(tl).to_have_attribute("data-drawn", "1")
+    page.keyboard.press("End")
+    expect(tl).to_have_attribute("data-step", str(len(big) - 1))
+    page.keyboard.press("ArrowLeft")
+    at_event(tl, big[len(big) - 2])
+    assert refused == [] and errors == []
+

@@ -1,0 +1,145 @@
+"""``trace.save_html`` / ``monviz.report``: one self-contained, escaped HTML file.
+
+What the page does in a browser is tests/browser/test_report_browser.py; here, what
+the file holds: nothing from elsewhere, every user string escaped or inside the
+payload, and a payload that decodes (as the page's host.js decodes it) back to
+exactly what the notebook's widgets receive.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import re
+import struct
+
+import pytest
+
+import monviz
+from monviz import report
+from monviz.render import graph as render_graph
+from monviz.widgets import _payload
+
+EVIL = "</script><img src=x onerror=alert(1)>"
+PROGRAM = f'''
+class Evil:
+    def __repr__(self):
+        return {EVIL!r}
+
+def pick(n):
+    for i in range(n):
+        if i % 2:
+            return Evil()
+    return None
+
+pick(3)
+'''
+
+
+@pytest.fixture(scope="module")
+def trace():
+    return monviz.record(PROGRAM, filename="<evil </title>>")
+
+
+def unpack(text: str) -> tuple[dict, dict[str, bytes]]:
+    """The page's payload, decoded as widgets/host.js decodes it."""
+    data = re.search(r'<script id="monviz-data" type="application/octet-stream">([^<]*)'
+                     r"</script>", text).group(1)
+    raw = gzip.decompress(base64.b64decode(data))
+    (length,) = struct.unpack_from("<I", raw)
+    info = json.loads(raw[4:4 + length])
+    buffers = {name: raw[off:off + n] for name, (off, n) in info["buffers"].items()}
+    for off, _ in info["buffers"].values():
+        assert off % 8 == 0  # typed arrays view the buffers in place
+    return info, buffers
+
+
+def test_the_page_fetches_nothing_from_anywhere(trace):
+    text = report.report_html(trace)
+    assert not re.search(r"https?://|//cdn|<link\b|\bsrc=|@import|url\(", text, re.I)
+    modules = re.findall(r'<script id="(monviz-[a-z-]+-js)" type="text/plain">([^<]*)</script>',
+                         text)
+    assert [name for name, _ in modules] == ["monviz-host-js", "monviz-timeline-js",
+                                             "monviz-cfg-js"]
+    for _, body in modules:  # the widgets' own modules, importing nothing
+        assert not re.search(r"^\s*import\s+[^\s(]", base64.b64decode(body).decode(), re.M)
+
+
+def test_the_payload_is_what_the_notebook_widgets_receive(trace):
+    info, buffers = unpack(report.report_html(trace))
+    meta, columns = _payload.build(trace)
+    assert info["timeline"]["_meta"] == json.loads(json.dumps(meta))
+    assert buffers == columns
+    assert info["timeline"]["_meta"]["n"] == len(trace)
+
+
+def test_every_code_object_that_ran_has_its_graph_and_its_row(trace):
+    info, _ = unpack(report.report_html(trace))
+    ran = {c.qualname for c in trace.codes()}
+    assert {g["qualname"] for g in info["cfg"]["_graphs"].values()} == ran
+    assert set(info["cfg"]["_svgs"]) == set(info["cfg"]["_order"])
+    rows = {r["qualname"]: r for r in info["codes"]["rows"]}
+    assert set(rows) == ran
+    for info_, per in trace.counts().items():
+        row = rows[info_.qualname]
+        assert dict(zip(info["codes"]["kinds"], row["counts"])) == {
+            k: per.get(k, 0) for k in info["codes"]["kinds"]}
+        assert trace[row["first"]].code.qualname == info_.qualname
+
+
+def test_user_strings_outside_the_payload_are_escaped(trace):
+    text = report.report_html(trace, title=EVIL, command=f"python {EVIL}")
+    assert EVIL not in text
+    assert "&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in text
+    assert text.count("</script>") == text.count("<script")  # none closed early
+
+
+def test_the_exception_the_program_raised_is_shown_escaped():
+    failed = monviz.record("raise ValueError('<b>no</b>')")
+    text = report.report_html(failed)
+    assert "the program raised <code>ValueError(&#x27;&lt;b&gt;no&lt;/b&gt;&#x27;)</code>" in text
+
+
+def test_without_dot_the_report_says_why_there_are_no_graphs(trace, monkeypatch):
+    def no_dot(_):
+        raise render_graph.MissingGraphviz(render_graph.INSTALL_HINT)
+
+    monkeypatch.setattr(render_graph, "svg", no_dot)
+    info, _ = unpack(report.report_html(trace))
+    assert info["cfg"] is None
+    assert info["cfg_missing"].startswith("The control-flow graphs are not in this report: ")
+    assert "apt-get install graphviz" in info["cfg_missing"]
+
+
+def test_a_trace_loaded_from_json_makes_a_report_without_graphs(trace):
+    loaded = monviz.Trace.from_json(trace.to_json())
+    info, _ = unpack(report.report_html(loaded))
+    assert info["cfg"] is None and "not in this report" in info["cfg_missing"]
+    assert info["timeline"]["_meta"]["n"] == len(trace)
+
+
+def test_a_report_draws_the_busiest_graphs_when_there_are_too_many(trace, monkeypatch):
+    monkeypatch.setattr(report, "MAX_GRAPHS", 1)
+    info, _ = unpack(report.report_html(trace))
+    busiest = max(trace.counts().items(), key=lambda kv: sum(kv[1].values()))[0]
+    assert [g["qualname"] for g in info["cfg"]["_graphs"].values()] == [busiest.qualname]
+    assert "code objects with the fewest events are not drawn" in info["cfg"]["_error"]
+
+
+def test_save_html_writes_the_file_and_says_where(trace, tmp_path):
+    path = trace.save_html(tmp_path / "r.html", title="mine")
+    assert path == tmp_path / "r.html"
+    assert "<title>mine</title>" in path.read_text(encoding="utf-8")
+
+
+def test_progress_is_reported_while_the_report_is_made(trace):
+    said: list[str] = []
+    report.report_html(trace, progress=said.append)
+    assert said[0] == "packing the trace" and said[-1] == "compressing"
+    assert any(s.startswith("laying out control-flow graphs: ") for s in said)
+
+
+def test_a_report_needs_a_trace():
+    with pytest.raises(monviz.InvalidArgumentError, match=r"needs a monviz\.Trace, not list"):
+        report.report_html([])
