@@ -351,6 +351,14 @@ class Trace:
         return sum(getattr(self._d, name).itemsize * len(getattr(self._d, name))
                    for name in _ARRAYS)
 
+    # -- files for elsewhere ---------------------------------------------------
+    def save_html(self, path, *, title: str | None = None):
+        """Write a self-contained HTML report (timeline, graphs, code objects) that
+        opens in any browser from ``file://``, offline; the path written."""
+        from .report import save_html
+
+        return save_html(self, path, title=title)
+
     # -- JSON ----------------------------------------------------------------
     def to_json(self) -> str:
         """Everything needed to show this trace again, as JSON (no live objects)."""
