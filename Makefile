@@ -318,7 +318,7 @@ lab: $(STAMP) need-dot ## JupyterLab on tutorials/ at 127.0.0.1
 	exec $(VENV)/bin/jupyter lab tutorials/ --ip=127.0.0.1 $$root_flag $(LAB_ARGS)
 
 bench: $(STAMP) need-dot ## recording, control-flow graph, widget, report and Perfetto benchmarks
-	@for b in record cfg widgets report chrome; do
+	@for b in record cfg widgets report; do
 	  [ -f benchmarks/$$b.py ] || continue
 	  echo "== benchmarks/$$b.py =="
 	  $(VENV)/bin/python benchmarks/$$b.py

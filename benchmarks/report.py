@@ -178,8 +178,12 @@ def main() -> None:
             else:
                 t = time.perf_counter()
                 cpath = save_chrome_trace(trace, folder / f"trace-{n}.json")
-                chrome = (f"  perfetto: {time.perf_counter() - t:5.2f} s "
-                          f"{cpath.stat().st_size / 1e6:6.1f} MB")
+                took = time.perf_counter() - t
+                t = time.perf_counter()
+                gz = save_chrome_trace(trace, folder / f"trace-{n}.json.gz")
+                chrome = (f"  perfetto: {took:5.2f} s {cpath.stat().st_size / 1e6:6.1f} MB, "
+                          f".json.gz {time.perf_counter() - t:5.2f} s "
+                          f"{gz.stat().st_size / 1e6:5.1f} MB")
             rows.append((n, build, size, seen))
             print(f"{n:>9,} events  build {build:5.2f} s  html {size / 1e6:6.2f} MB "
                   f"({size / n:4.1f} B/event)  open {seen['open_s']:5.2f} s "

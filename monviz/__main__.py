@@ -215,6 +215,7 @@ def _write_run(trace, fmt: str, output: str, title: str, command: str, progress)
     if fmt == "chrome":
         from .chrome import save_chrome_trace
 
+        progress("writing the Chrome Trace JSON (about 8 s per million events)")
         return str(save_chrome_trace(trace, output))
     with open(output, "w", encoding="utf-8") as out:
         out.write(trace.to_json())

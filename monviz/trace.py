@@ -359,6 +359,13 @@ class Trace:
 
         return save_html(self, path, title=title)
 
+    def to_chrome_trace(self) -> dict:
+        """The trace as Chrome Trace Event JSON (a dict; ``json.dump`` it): calls as
+        slices per thread, other events as instants, for Perfetto and chrome://tracing."""
+        from .chrome import chrome_trace
+
+        return chrome_trace(self)
+
     # -- JSON ----------------------------------------------------------------
     def to_json(self) -> str:
         """Everything needed to show this trace again, as JSON (no live objects)."""

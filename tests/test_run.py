@@ -252,3 +252,15 @@ def test_a_recorded_program_leaves_argv_path_and_main_as_they_were(tmp_path):
     assert outcome.failure is None and outcome.main.x == 1
     assert outcome.main.__name__ == "__main__"
     assert {c.qualname for c in outcome.trace.codes()} == {"<module>"}
+
+
+def test_format_chrome_writes_a_chrome_trace_of_the_run(tmp_path):
+    from test_chrome import check_format
+
+    write(tmp_path, "calls.py", "def f(n):\n    return n and f(n - 1)\nf(3)\n")
+    done = python("-m", "monviz", "run", "--format", "chrome", "calls.py", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "wrote monviz-trace.json (" in done.stderr and "Perfetto" in done.stderr
+    doc = json.loads((tmp_path / "monviz-trace.json").read_text(encoding="utf-8"))
+    check_format(doc)
+    assert [e["name"] for e in doc["traceEvents"] if e["ph"] == "B"] == ["<module>"] + ["f"] * 4

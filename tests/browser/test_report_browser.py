@@ -14,6 +14,7 @@ import subprocess
 import sys
 
 import pytest
+from offline import refuse_network
 from programs import SMALL
 
 import monviz
@@ -27,16 +28,7 @@ expect = pytest.importorskip("playwright.sync_api").expect
 @pytest.fixture
 def offline(page):
     """The page, with every request but ``file://`` refused; the refused URLs listed."""
-    refused: list[str] = []
-
-    def route(r):
-        if r.request.url.startswith("file://"):
-            r.continue_()
-        else:
-            refused.append(r.request.url)
-            r.abort()
-
-    page.context.route("**/*", route)
+    refused = refuse_network(page.context)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
