@@ -51,7 +51,7 @@ class CompiledSession(_Session):
         for k, name in enumerate(_stream.KINDS):
             bit = _E[name].bit
             if bit & self.enabled and bit not in self.registered:
-                mon.register_callback(self.tool, bit, self.crec.callback(k))
+                mon.register_callback(self.tool, bit, self.with_values(name, self.crec.callback(k)))
                 self.registered.append(bit)
 
     def _other_threads_in_scope(self) -> bool:
@@ -114,8 +114,13 @@ class CompiledSession(_Session):
         truncated = bool(self.truncated or out["full"])
         codes = out["codes"]
         self.codes = []
-        return Trace._from_recording(data, codes, source, exception=exception,
-                                     truncated=truncated, events_bits=self.requested)
+        trace = Trace._from_recording(data, codes, source, exception=exception,
+                                      truncated=truncated, events_bits=self.requested)
+        self._code_index = {id(c): i for i, c in enumerate(codes)}
+        return self.values_of(trace)
+
+    def value_code_ids(self) -> dict[int, int]:
+        return self._code_index
 
 
 def _texts(objects: list, flags: bytearray) -> list[str] | DeferredTexts:

@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable, Iterator
 from types import CodeType, MethodType
 
-from . import _stream, backends
+from . import _stream, backends, frames
 from . import events as catalogue
 from .errors import (
     InvalidArgumentError,
@@ -167,8 +167,10 @@ class _Session:
     """One recording: owns the tool id, the callbacks and the buffer until ``stop``."""
 
     def __init__(self, bits: int, tool_id: int | None, max_events: int, scope: str,
-                 only: frozenset[str] | None = None):
+                 only: frozenset[str] | None = None, values: bool = False):
         self.requested = bits
+        #: the locals capture of a ``values=True`` recording (see :mod:`monviz.frames`)
+        self.capture = frames.Capture() if values else None
         self.wanted_tool = tool_id
         self.max_events = max_events
         self.in_scope = ScopeFilter(scope, only)
@@ -271,7 +273,7 @@ class _Session:
         for name, func in callbacks.items():
             bit = _E[name].bit
             if bit & self.enabled:
-                mon.register_callback(self.tool, bit, func)
+                mon.register_callback(self.tool, bit, self.with_values(name, func))
                 if bit not in self.registered:
                     self.registered.append(bit)
 
@@ -366,6 +368,22 @@ class _Session:
             made = {name: self._thread_aware(func, len(_E[name].args) + 1, _stream.KIND[name])
                     for name, func in made.items()}
         return made
+
+    def with_values(self, name: str, func: Callable) -> Callable:
+        """The callback itself, or, in a values recording, it followed by the capture."""
+        if self.capture is None or name not in frames.VALUE_EVENTS:
+            return func
+        return frames.wrap(self.capture, name, func, bool(_E[name].bit & self.requested))
+
+    def values_of(self, trace):
+        """The trace, with the values captured (if any) attached to its events."""
+        if self.capture is not None:
+            trace._values = self.capture.finish(trace, self.value_code_ids())
+            self.capture = None
+        return trace
+
+    def value_code_ids(self) -> dict[int, int]:
+        return dict(self.ids)
 
     def keeps(self, kind: int) -> bool:
         """Are rows of this kind kept (asked for), or only followed for the depth?"""
@@ -564,20 +582,32 @@ class _Session:
         truncated = self.truncated or data.dropped > 0
         trace = Trace._from_recording(data, self.codes, source, exception=exception,
                                       truncated=truncated, events_bits=self.requested)
+        self.values_of(trace)
         self.codes = []
         self.ids.clear()
         return trace
 
 
 def new_session(bits: int, tool_id: int | None, max_events: int, scope: str,
-                only: frozenset[str] | None = None) -> _Session:
+                only: frozenset[str] | None = None, values: bool = False) -> _Session:
     """A session of the active backend (:func:`monviz.backend`)."""
     if backends.backend() == backends.COMPILED:
         from ._compiled import CompiledSession
 
-        return CompiledSession(bits, tool_id, max_events, scope, only)
+        return CompiledSession(bits, tool_id, max_events, scope, only, values)
     backends.tell_once()
-    return _Session(bits, tool_id, max_events, scope, only)
+    return _Session(bits, tool_id, max_events, scope, only, values)
+
+
+def check_values(values: object, bits: int) -> bool:
+    """``values=`` is a bool, and values are taken at LINE events, so LINE must be recorded."""
+    if not isinstance(values, bool):
+        raise InvalidArgumentError(f"values must be True or False, not {values!r}")
+    if values and not bits & _E["LINE"].bit:
+        raise InvalidArgumentError(
+            f"values=True reads the locals at LINE events, so events must include LINE "
+            f"(the default events do); got {catalogue.names_of(bits)}")
+    return values
 
 
 class Recorder:
@@ -589,8 +619,10 @@ class Recorder:
     """
 
     def __init__(self, events=None, *, tool_id: int | None = None,
-                 max_events: int = DEFAULT_MAX_EVENTS, scope: str = "user"):
+                 max_events: int = DEFAULT_MAX_EVENTS, scope: str = "user",
+                 values: bool = False):
         self.events = catalogue.parse_events(events)
+        self.values = check_values(values, self.events)
         self.tool_id = _check_tool_id(tool_id)
         self.max_events = _check_max_events(max_events)
         self.scope = check_scope(scope)
@@ -598,7 +630,8 @@ class Recorder:
         self._session: _Session | None = None
 
     def _new_session(self) -> _Session:
-        return new_session(self.events, self.tool_id, self.max_events, self.scope)
+        return new_session(self.events, self.tool_id, self.max_events, self.scope,
+                           values=self.values)
 
     def __enter__(self) -> Recorder:
         frame = sys._getframe(1)
@@ -625,7 +658,8 @@ class Recorder:
     def __repr__(self) -> str:
         state = "recording" if self._session else ("done" if self.trace is not None else "ready")
         return (f"Recorder(events={catalogue.names_of(self.events)}, tool_id={self.tool_id}, "
-                f"max_events={self.max_events}, scope={self.scope!r}) [{state}]")
+                f"max_events={self.max_events}, scope={self.scope!r}"
+                f"{', values=True' if self.values else ''}) [{state}]")
 
 
 def _prepare(target: object, namespace: dict | None, filename: str | None):
@@ -654,15 +688,17 @@ def _prepare(target: object, namespace: dict | None, filename: str | None):
 
 def record(target, events=None, *, tool_id: int | None = None, namespace: dict | None = None,
            filename: str | None = None, max_events: int = DEFAULT_MAX_EVENTS,
-           scope: str = "user", raise_errors: bool = False):
+           scope: str = "user", raise_errors: bool = False, values: bool = False):
     """Run ``target`` once and return the :class:`~monviz.trace.Trace` of its events.
 
     ``target`` is source text (compiled under ``filename`` and run in ``namespace``)
     or a callable (called with no arguments). An exception from the target is
     recorded and kept on ``trace.exception`` (re-raised with ``raise_errors=True``);
-    a KeyboardInterrupt is recorded, then re-raised after teardown.
+    a KeyboardInterrupt is recorded, then re-raised after teardown. With
+    ``values=True`` the locals of every frame are read at each LINE (and
+    PY_RETURN/PY_YIELD) event: see :meth:`Trace.frames_at` and :mod:`monviz.frames`.
     """
-    rec = Recorder(events, tool_id=tool_id, max_events=max_events, scope=scope)
+    rec = Recorder(events, tool_id=tool_id, max_events=max_events, scope=scope, values=values)
     code, source, run = _prepare(target, namespace, filename)
     session = rec._new_session()
     session.start(watch=[code] if code is not None else [])

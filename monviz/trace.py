@@ -130,6 +130,8 @@ class Trace:
         self._shapes = [_stream.shape(n) for n in self.kind_names]
         self._layout = _stream.Layout.of(self.kind_names)
         self._index: dict[str, list[int]] = {}
+        #: the variables per step of a ``values=True`` recording (:mod:`monviz.frames`)
+        self._values = None
 
     def _rows(self, name: str) -> list[int]:
         """Row numbers of a rank-ordered table, derived from the kinds once, on first use."""
@@ -339,7 +341,10 @@ class Trace:
         d = _stream.unpack(self._d)
         _stream.cut(d, n, self._layout)
         _stream.pack(d)
-        return self._with(d)
+        out = self._with(d)
+        if self._values is not None:
+            out._values = self._values.cut(n)
+        return out
 
     def source_of(self, info: CodeInfo) -> str | None:
         """The source text of the file a code object came from, if known."""
@@ -350,6 +355,40 @@ class Trace:
         """Bytes in the per-event arrays (not the values table, code infos or indexes)."""
         return sum(getattr(self._d, name).itemsize * len(getattr(self._d, name))
                    for name in _ARRAYS)
+
+    # -- variables (values=True) ---------------------------------------------------
+    @property
+    def values(self):
+        """The captured variables (a :class:`~monviz.frames.FrameValues`), or None if the
+        recording was made without ``values=True`` (or this trace is a ``filter()`` of one)."""
+        return self._values
+
+    def _need_values(self):
+        if self._values is None:
+            from .errors import MonvizError
+
+            raise MonvizError("this trace holds no variable values: record with values=True "
+                              "(record(..., values=True), Recorder(values=True), "
+                              "%%monitor --values, monviz run --values)")
+        return self._values
+
+    def frames_at(self, i: int) -> list:
+        """The call stack at event ``i``, outermost first: each :class:`~monviz.frames.Frame`
+        with its qualname, line and ``{name: repr}`` as they were at that step."""
+        values = self._need_values()
+        n = len(self)
+        j = i + n if i < 0 else i
+        if not 0 <= j < n:
+            raise IndexError(f"event index {i} out of range for a trace of {n} events")
+        return values.frames_at(self, j)
+
+    def values_of(self, name: str, code=None) -> list:
+        """Every step at which variable ``name`` took a new value (bound, or its object
+        mutated), as :class:`~monviz.frames.ValueChange` (index, line, value, frame);
+        ``code`` (a qualname, function, code object or CodeInfo) limits it to that code."""
+        values = self._need_values()
+        cids = None if code is None else self._match_codes(code)
+        return values.values_of(self, name, cids)
 
     # -- files for elsewhere ---------------------------------------------------
     def save_html(self, path, *, title: str | None = None):
@@ -379,6 +418,7 @@ class Trace:
             "arrays": {name: {"type": _stream.typecode(getattr(d, name)),
                               "data": getattr(d, name).tolist()} for name in _ARRAYS},
             "truncated": self.truncated, "exception": self.exception_repr,
+            "frame_values": None if self._values is None else self._values.to_dict(),
         })
 
     @classmethod
@@ -396,9 +436,15 @@ class Trace:
         d.values, d.threads, d.dropped = doc["values"], doc["threads"], doc["dropped"]
         d.level0 = doc["level0"]
         d.count = len(d.kind)
-        return cls(d, kind_names=doc["kinds"], codes=[CodeInfo.from_dict(c) for c in doc["codes"]],
-                   sources=doc["sources"], truncated=doc["truncated"],
-                   exception_repr=doc["exception"], python=doc["python"], events=doc["events"])
+        trace = cls(d, kind_names=doc["kinds"],
+                    codes=[CodeInfo.from_dict(c) for c in doc["codes"]],
+                    sources=doc["sources"], truncated=doc["truncated"],
+                    exception_repr=doc["exception"], python=doc["python"], events=doc["events"])
+        if doc.get("frame_values"):
+            from .frames import FrameValues
+
+            trace._values = FrameValues.from_dict(doc["frame_values"])
+        return trace
 
     # -- display -------------------------------------------------------------
     def __repr__(self) -> str:
