@@ -119,6 +119,9 @@ def _run_parser() -> argparse.ArgumentParser:
                    help=f"stop recording after this many events (default {DEFAULT_MAX_EVENTS:,})")
     p.add_argument("-t", "--tool-id", type=int, default=None,
                    help="sys.monitoring tool id, 0-5 (default: the first free of 3 and 4)")
+    p.add_argument("--values", action="store_true",
+                   help="also read every frame's variables at each line (and return): the "
+                        "report shows them beside the timeline")
     p.add_argument("-f", "--format", default="html", choices=tuple(FORMATS))
     p.add_argument("-o", "--output", default=None, metavar="FILE",
                    help="where to write the report (default: by format, see below)")
@@ -172,7 +175,7 @@ def _run(argv: list[str]) -> int:
                                                                       file=sys.stderr))
     # every option is checked before the program runs: a typo must not cost a run
     settings = Recorder(opts.events, tool_id=opts.tool_id, max_events=opts.max_events,
-                        scope=opts.scope)
+                        scope=opts.scope, values=opts.values)
     only = frozenset(n.strip() for n in opts.only.split(",") if n.strip()) if opts.only else None
     output = opts.output or FORMATS[opts.format][0]
     try:
@@ -189,7 +192,7 @@ def _run(argv: list[str]) -> int:
         return 1
     outcome = run.record_program(program, events=settings.events, scope=settings.scope,
                                  only=only, max_events=settings.max_events,
-                                 tool_id=settings.tool_id)
+                                 tool_id=settings.tool_id, values=settings.values)
     sys.stdout.flush()
     trace = outcome.trace
     progress = (lambda text: None) if opts.quiet else stderr_progress

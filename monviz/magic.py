@@ -94,6 +94,9 @@ class MonitorMagics(Magics):
     @argument("--code", default=None, metavar="NAMES",
               help="record only these functions' code objects (comma-separated names), "
                    "through set_local_events")
+    @argument("--values", action="store_true",
+              help="also read the variables of every frame at each line (and return), "
+                   "shown beside the timeline; see trace.frames_at(i)")
     @argument("statement", nargs="*", help="(line form) the statement to record")
     @line_cell_magic
     @_with_doc(MONITOR_DOC)
@@ -114,7 +117,7 @@ class MonitorMagics(Magics):
                              + _closest(args.view, VIEWS))
         try:
             recorder = Recorder(args.events, tool_id=args.tool_id, max_events=args.max_events,
-                                scope="all" if args.all_code else "user")
+                                scope="all" if args.all_code else "user", values=args.values)
         except MonvizError as exc:
             raise UsageError(str(exc)) from None
         only = None
@@ -131,7 +134,7 @@ class MonitorMagics(Magics):
 
     def _record(self, source: str, recorder: Recorder, only) -> Trace:
         session = new_session(recorder.events, recorder.tool_id, recorder.max_events,
-                              recorder.scope, only)
+                              recorder.scope, only, values=recorder.values)
         try:
             session.start(watch=[])
         except MonvizError as exc:  # a busy tool id, or a recording already running

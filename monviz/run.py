@@ -94,13 +94,13 @@ def _join_threads() -> None:
 
 def record_program(program: Program, *, events: int, scope: str = "user",
                    only: frozenset[str] | None = None, max_events: int,
-                   tool_id: int | None = None) -> Outcome:
+                   tool_id: int | None = None, values: bool = False) -> Outcome:
     """Run ``program`` under a recording; ``events`` are the parsed event bits."""
     main = types.ModuleType("__main__")
     main.__dict__.update(program.module_globals)
     main.__dict__.setdefault("__builtins__", __builtins__)
     saved = sys.argv, sys.path[0] if sys.path else None, sys.modules.get("__main__")
-    session = new_session(events, tool_id, max_events, scope, only)
+    session = new_session(events, tool_id, max_events, scope, only, values=values)
     sys.argv = list(program.argv)
     if sys.path:
         sys.path[0] = program.path0

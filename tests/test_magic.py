@@ -148,3 +148,16 @@ def test_the_help_documents_every_option_and_lists_the_events(ip):
         assert view in doc
     for name in monviz.events.CURRENT:
         assert name in doc
+
+
+def test_values_option_reads_the_cells_variables(ip):
+    ip.run_cell("def step(xs):\n    xs.append(len(xs))\n    return xs\n")
+    run(ip, "%%monitor -o t --view none --values\nitems = [0]\nsame = step(items)\ntotal = sum(same)\n")
+    trace = ip.user_ns["t"]
+    last = trace.frames_at(len(trace) - 1)[-1]
+    assert last.locals["items"] == last.locals["same"] == "[0, 1]"
+    assert last.objects["items"] == last.objects["same"]
+    assert "In" not in last.locals and "_" not in last.locals  # IPython's own names hidden
+    assert [c.value for c in trace.values_of("xs", code="step")] == ["[0]", "[0, 1]"]
+    run(ip, "%%monitor -o t --view none\nz = 1\n")
+    assert ip.user_ns["t"].values is None  # off unless asked for

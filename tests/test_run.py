@@ -264,3 +264,15 @@ def test_format_chrome_writes_a_chrome_trace_of_the_run(tmp_path):
     doc = json.loads((tmp_path / "monviz-trace.json").read_text(encoding="utf-8"))
     check_format(doc)
     assert [e["name"] for e in doc["traceEvents"] if e["ph"] == "B"] == ["<module>"] + ["f"] * 4
+
+
+def test_values_option_puts_the_variables_in_the_report(tmp_path):
+    write(tmp_path, "loop.py", "total = 0\nfor k in range(3):\n    total += k\n")
+    done = python("-m", "monviz", "run", "--values", "-o", "r.html", "loop.py", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    from test_report import unpack
+
+    info, buffers = unpack((tmp_path / "r.html").read_text(encoding="utf-8"))
+    values = info["timeline"]["_meta"]["frame_values"]
+    assert values["names"] == ["total", "k"]
+    assert "fv_changes" in buffers and "fv_texts" in buffers

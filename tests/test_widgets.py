@@ -427,3 +427,91 @@ def test_nbconvert_html_shows_the_static_fallback(tmp_path):
     html, _ = HTMLExporter().from_notebook_node(nb)
     assert "monviz-overview" in html and "monviz-cfg-static" in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html and "<img src=x" not in html
+
+
+_NODE_VALUES = """
+import { readFileSync } from "node:fs";
+import { TraceData } from "./timeline.mjs";
+const { meta, names, asks } = JSON.parse(readFileSync("meta.json", "utf8"));
+const cols = {};
+for (const n of names) {
+  const b = readFileSync(n + ".bin");
+  cols[n] = new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+const d = new TraceData(meta, cols);
+const frames = [];
+for (let i = 0; i < d.n; i++) frames.push(d.fv.framesAt(i));
+const histories = asks.map(([f, name]) => d.fv.history(f, name));
+console.log(JSON.stringify({ frames, histories }));
+"""
+
+VALUES_PROGRAM = """\
+def search(xs, target):
+    lo, hi = 0, len(xs) - 1
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        if xs[mid] == target:
+            return mid
+        if xs[mid] < target:
+            lo = mid + 1
+        else:
+            hi = mid - 1
+    return -1
+
+def fill(grid, k):
+    row = grid[k]
+    row.append(k)
+    return grid
+
+data = [2, 4, 6, 8, 10, 12]
+alias = data
+found = search(data, 10)
+grid = [[], []]
+for k in range(2):
+    fill(grid, k)
+alias.append(found)
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js not installed")
+def test_browser_side_shows_the_variables_python_does(tmp_path):
+    trace = monviz.record(VALUES_PROGRAM, values=True)
+    meta, buffers = _payload.build(trace)
+    asks = sorted({(f.serial, name) for i in range(len(trace)) for f in trace.frames_at(i)
+                   for name in f.locals})
+    (tmp_path / "meta.json").write_text(json.dumps({"meta": meta, "names": list(buffers),
+                                                    "asks": asks}))
+    for name, data in buffers.items():
+        (tmp_path / f"{name}.bin").write_bytes(data)
+    shutil.copy(Path(monviz.widgets.__file__).parent / "timeline.js", tmp_path / "timeline.mjs")
+    (tmp_path / "run.mjs").write_text(_NODE_VALUES)
+    result = subprocess.run(["node", "run.mjs"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    got = json.loads(result.stdout)
+    infos = trace.code_infos()
+    for i in range(len(trace)):
+        expected = [{"frame": f.serial, "qualname": f.qualname, "line": f.line,
+                     "vars": [{"name": k, "text": v, "tag": f.objects.get(k),
+                               "changed": k in f.changed} for k, v in f.locals.items()]}
+                    for f in trace.frames_at(i)]
+        shown = [{"frame": f["frame"], "qualname": infos[f["code"]].qualname, "line": f["line"],
+                  "vars": f["vars"]} for f in got["frames"][i]]
+        assert shown == expected, i
+    assert any(len(fs) == 2 for fs in got["frames"])
+    for (serial, name), history in zip(asks, got["histories"], strict=True):
+        expected = [(c.index, c.line, c.value) for c in trace.values_of(name)
+                    if c.frame == serial]
+        assert [(h["event"], h["line"], h["text"]) for h in history] == expected, name
+
+
+def test_the_static_view_of_a_values_trace_shows_the_last_steps_variables_escaped():
+    from monviz.render.timeline import timeline_html, values_html
+
+    trace = monviz.record("xs = ['<b>']\nys = xs\nn = len(xs)\n", values=True)
+    html = timeline_html(trace)
+    assert values_html(trace) in html
+    assert "&lt;b&gt;" in html and "<b>'" not in html
+    frame = trace.frames_at(len(trace) - 1)[-1]
+    assert html.count(f"#{frame.objects['xs']} ") == 2  # xs and ys: one object
+    assert values_html(monviz.record("x = 1\n")) == ""

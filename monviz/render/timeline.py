@@ -172,4 +172,37 @@ def timeline_html(trace: Trace) -> str:
     note = ("<p class='monviz-static-note' style='font:12px sans-serif;color:#666'>"
             "Static overview (the interactive timeline needs a running kernel).</p>")
     return ("<div class='monviz-timeline-static'>" + note + overview_svg(trace)
-            + legend_html(trace) + summary_html(trace) + "</div>")
+            + legend_html(trace) + values_html(trace) + summary_html(trace) + "</div>")
+
+
+#: Frames and variables shown in the static view, at most.
+STATIC_FRAMES, STATIC_VARS = 8, 40
+
+
+def values_html(trace: Trace, step: int | None = None) -> str:
+    """The frames and their variables at one step (default: the last), as an escaped
+    table: what a values recording shows without a kernel; empty without values."""
+    if trace.values is None or not len(trace):
+        return ""
+    step = len(trace) - 1 if step is None else step
+    frames = trace.frames_at(step)
+    cell = "padding:1px 8px 1px 0;text-align:left;vertical-align:top"
+    boxes = []
+    for frame in reversed(frames[-STATIC_FRAMES:]):
+        rows = []
+        for name, text in list(frame.locals.items())[:STATIC_VARS]:
+            tag = frame.objects.get(name)
+            badge = f"<span style='color:#777'>#{tag} </span>" if tag is not None else ""
+            mark = " style='background:#fff3c4'" if name in frame.changed else ""
+            rows.append(f"<tr{mark}><th style='{cell};font-weight:500'>{escape(name)}</th>"
+                        f"<td style='{cell}'>{badge}{escape(text)}</td></tr>")
+        where = f" line {frame.line}" if frame.line is not None else ""
+        boxes.append(
+            "<div style='border:1px solid #d9dee5;border-radius:4px;padding:3px 6px;margin:3px 0'>"
+            f"<b>{escape(frame.qualname)}</b><span style='color:#777'>{where}</span>"
+            "<table style='border-collapse:collapse;font:12px monospace'>"
+            + "".join(rows) + "</table></div>")
+    title = (f"<div style='font:600 12px sans-serif;margin-top:6px'>Variables at step "
+             f"{step:,} (innermost frame first)</div>")
+    return ("<div class='monviz-values-static' style='font:12px sans-serif'>" + title
+            + ("".join(boxes) or "<i>no variables read at this step</i>") + "</div>")

@@ -135,10 +135,34 @@ def meta(trace: Trace, described: dict[str, dict]) -> dict:
     }
 
 
+#: The columns of a values recording (:class:`monviz.frames.FrameValues`), as int32.
+VALUE_COLUMNS = ("point_event", "point_frame", "parents", "changes", "heap")
+
+
+def frame_values(trace: Trace) -> tuple[dict | None, dict[str, bytes]]:
+    """The variables per step of a ``values=True`` trace: meta and ``fv_*`` buffers.
+
+    The browser answers "frames and locals at step i" from these the way
+    :meth:`FrameValues.frames_at` does (bisect into per-frame and per-object changes).
+    """
+    values = trace.values
+    if values is None:
+        return None, {}
+    buffers = {f"fv_{name}": array("i", getattr(values, name)).tobytes()
+               for name in VALUE_COLUMNS}
+    buffers["fv_texts"] = json.dumps(values.texts, ensure_ascii=False).encode()
+    info = {"names": values.names, "frame_code": values.frame_code,
+            "point_kind": list(values.point_kind), "points": len(values)}
+    return info, buffers
+
+
 def build(trace: Trace) -> tuple[dict, dict[str, bytes]]:
     """``(meta, buffers)`` for the Timeline widget."""
     buffers, described = columns(trace)
-    return meta(trace, described), buffers
+    info = meta(trace, described)
+    info["frame_values"], extra = frame_values(trace)
+    buffers.update(extra)
+    return info, buffers
 
 
 def nbytes(payload: tuple[dict, dict[str, bytes]]) -> int:

@@ -121,6 +121,7 @@ class TraceData {
     this.blocks = blocks;
     this.maxDepth = maxDepth;
     this.buildSpans();
+    this.fv = meta.frame_values ? new FrameValues(meta.frame_values, cols, this) : null;
     this.decodeMs = performance.now() - t0;
   }
 
@@ -356,6 +357,180 @@ class TraceData {
 }
 
 // ---------------------------------------------------------------------------------
+// Variables per step (values=True): what monviz/frames.py FrameValues.frames_at answers,
+// from the same columns. A text refers to a heap object as \ue000<tag>\ue001; the
+// object's own text at a point is its last change at or before that point.
+
+const REF = /\ue000(\d+)\ue001/g;
+const OPEN = "\ue000";
+const MAX_RESOLVE = 3; // objects inside objects shown, as monviz.heap.MAX_DEPTH
+const MAX_FRAMES_SHOWN = 12;
+
+// index of the last element <= x in an ascending array (-1 if none)
+function lastAtOrBefore(arr, x) {
+  let lo = 0;
+  let hi = arr.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (arr[mid] <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo - 1;
+}
+
+// [{points, values}] per key, from flat (point, key, value) triples
+function changesBy(flat, keyOf) {
+  const out = new Map();
+  for (let j = 0; j < flat.length; j += 3) {
+    const key = keyOf(flat[j], flat[j + 1]);
+    let e = out.get(key);
+    if (!e) out.set(key, (e = { points: [], values: [] }));
+    e.points.push(flat[j]);
+    e.values.push(flat[j + 2]);
+  }
+  return out;
+}
+
+class FrameValues {
+  constructor(info, cols, data) {
+    const t0 = performance.now();
+    const i32 = (name) => typed(cols[name], "i32");
+    this.data = data;
+    this.pointEvent = i32("fv_point_event");
+    this.pointFrame = i32("fv_point_frame");
+    this.pointKind = info.point_kind;
+    this.names = info.names;
+    this.frameCode = info.frame_code;
+    this.texts = JSON.parse(new TextDecoder().decode(bytesOf(cols.fv_texts)));
+    const nf = this.frameCode.length;
+    this.framePoints = Array.from({ length: nf }, () => []);
+    for (let p = 0; p < this.pointFrame.length; p++) {
+      const f = this.pointFrame[p];
+      if (f >= 0) this.framePoints[f].push(p);
+    }
+    const nn = Math.max(this.names.length, 1);
+    this.frameNames = Array.from({ length: nf }, () => []);
+    const seen = new Set();
+    this.byName = changesBy(i32("fv_changes"), (p, name) => {
+      const f = this.pointFrame[p];
+      const key = f * nn + name;
+      if (!seen.has(key)) {
+        seen.add(key);
+        this.frameNames[f].push(name);
+      }
+      return key;
+    });
+    this.byObject = changesBy(i32("fv_heap"), (p, tag) => tag);
+    this.parents = changesBy(i32("fv_parents"), (p, f) => f);
+    this.nn = nn;
+    this.buildMs = performance.now() - t0;
+  }
+
+  asOf(e, p) {
+    if (!e) return null;
+    const j = lastAtOrBefore(e.points, p);
+    return j >= 0 ? e.values[j] : null;
+  }
+
+  // the last point at or before event i, in event i's thread (-1: none)
+  pointAt(i) {
+    let p = lastAtOrBefore(this.pointEvent, i);
+    if (this.data.meta.threads.length > 1) {
+      const t = this.data.threadOf(i);
+      while (p >= 0 && this.data.threadOf(this.pointEvent[p]) !== t) p--;
+    }
+    return p;
+  }
+
+  resolve(text, p, depth = 0, seen = []) {
+    if (text.indexOf(OPEN) < 0) return text;
+    return text.replace(REF, (m, g) => {
+      const tag = Number(g);
+      const t = this.asOf(this.byObject.get(tag), p);
+      if (t == null || seen.includes(tag) || depth >= MAX_RESOLVE) return "[...]";
+      return this.resolve(this.texts[t], p, depth + 1, [...seen, tag]);
+    });
+  }
+
+  // [[name, raw text]] of frame f as of point p, in the order the names were first bound
+  localsOf(f, p) {
+    const out = [];
+    if (f < 0 || p < 0) return out;
+    for (const name of this.frameNames[f]) {
+      const t = this.asOf(this.byName.get(f * this.nn + name), p);
+      if (t != null && t >= 0) out.push([this.names[name], this.texts[t]]);
+    }
+    return out;
+  }
+
+  // The frames at event i, outermost first: {frame, code, line, event, vars: [{name, text,
+  // tag, changed}]} (as FrameValues.frames_at in Python)
+  framesAt(i) {
+    const p = this.pointAt(i);
+    if (p < 0) return [];
+    const chain = [];
+    for (let f = this.pointFrame[p]; f >= 0 && chain.length < 10000;) {
+      chain.push(f);
+      const parent = this.asOf(this.parents.get(f), p);
+      f = parent == null ? -1 : parent;
+    }
+    const depth = this.data.depth[i];
+    const out = [];
+    for (const f of chain.reverse()) {
+      const pts = this.framePoints[f];
+      const j = lastAtOrBefore(pts, p);
+      if (j < 0) continue;
+      const ev = this.pointEvent[pts[j]];
+      if (this.data.depth[ev] > depth) continue; // ended since
+      const before = new Map(p > 0 ? this.localsOf(f, p - 1) : []);
+      const vars = this.localsOf(f, p).map(([name, raw]) => {
+        const text = this.resolve(raw, p);
+        const m = /^\ue000(\d+)\ue001$/.exec(raw);
+        const old = before.get(name);
+        return { name, text, tag: m ? Number(m[1]) : null,
+          changed: old === undefined || this.resolve(old, p - 1) !== text };
+      });
+      out.push({ frame: f, code: this.frameCode[f], line: this.data.lineOf(ev), event: ev, vars });
+    }
+    return out;
+  }
+
+  // [{event, line, text}]: the steps at which a name of frame f took a new value
+  history(f, name) {
+    const nid = this.names.indexOf(name);
+    const e = this.byName.get(f * this.nn + nid);
+    if (!e) return [];
+    const pts = this.framePoints[f];
+    const end = pts.length ? pts[pts.length - 1] : -1;
+    const out = [];
+    let previous = null;
+    e.points.forEach((start, j) => {
+      const stop = j + 1 < e.points.length ? e.points[j + 1] - 1 : end;
+      const t = e.values[j];
+      if (t < 0) {
+        previous = null;
+        return;
+      }
+      const raw = this.texts[t];
+      const candidates = new Set([start]);
+      for (const m of raw.matchAll(REF)) {
+        const obj = this.byObject.get(Number(m[1]));
+        if (obj) for (const q of obj.points) if (q >= start && q <= stop) candidates.add(q);
+      }
+      for (const q of [...candidates].sort((x, y) => x - y)) {
+        const text = this.resolve(raw, q);
+        if (text !== previous) {
+          const ev = this.pointEvent[q];
+          out.push({ event: ev, line: this.data.lineOf(ev), text });
+          previous = text;
+        }
+      }
+    });
+    return out;
+  }
+}
+
+// ---------------------------------------------------------------------------------
 // The view
 
 class TimelineView {
@@ -535,6 +710,16 @@ class TimelineView {
     stack.appendChild(h("div", "monviz-panel-title", "Call stack (innermost first)"));
     this.stackList = h("ol", "monviz-stack-list");
     stack.appendChild(this.stackList);
+    if (d.fv) {
+      const vars = h("div", "monviz-panel monviz-values");
+      vars.appendChild(h("div", "monviz-panel-title",
+        "Variables (innermost frame first; click a name for its history)"));
+      this.valuesBody = h("div", "monviz-values-body");
+      this.historyBox = h("div", "monviz-history");
+      this.historyBox.hidden = true;
+      vars.append(this.valuesBody, this.historyBox);
+      left.append(vars);
+    }
     left.append(det, stack);
     const src = h("div", "monviz-panel monviz-source");
     this.sourceTitle = h("div", "monviz-panel-title", "Source");
@@ -723,6 +908,7 @@ class TimelineView {
     }
     this.renderDetails(det);
     this.renderStack(i);
+    this.renderValues(i);
     this.renderSource(det);
     this.drawCursor();
   }
@@ -778,6 +964,80 @@ class TimelineView {
       this.stackList.appendChild(h("li", "monviz-frame-more",
         `… ${frames.length - shown.length} outer frames`));
     }
+  }
+
+  renderValues(i) {
+    const fv = this.data.fv;
+    if (!fv || this.valuesAt === i) return; // unchanged: keep the rows (a click may be on one)
+    this.valuesAt = i;
+    const frames = fv.framesAt(i);
+    const body = this.valuesBody;
+    body.textContent = "";
+    if (!frames.length) {
+      body.appendChild(h("div", "monviz-values-empty", "no variables read yet at this step"));
+      return;
+    }
+    const shown = frames.slice(-MAX_FRAMES_SHOWN).reverse();
+    for (const fr of shown) {
+      const code = this.data.codes[fr.code];
+      const box = h("div", "monviz-vframe");
+      const head = h("div", "monviz-vframe-head");
+      const sw = h("span", "monviz-swatch");
+      sw.style.background = this.codeColour(fr.code);
+      head.append(sw, h("span", "monviz-frame-name", code ? code.qualname : "<unknown>"),
+        h("span", "monviz-frame-line", fr.line == null ? "" : `line ${fr.line}`));
+      box.appendChild(head);
+      const table = h("table", "monviz-vars");
+      for (const v of fr.vars) {
+        const tr = h("tr", v.changed ? "monviz-var monviz-changed" : "monviz-var");
+        tr.dataset.name = v.name;
+        const name = h("th", "monviz-var-name", v.name);
+        name.title = `history of ${v.name} in this call`;
+        name.addEventListener("click", () => this.showHistory(fr.frame, v.name, code));
+        const value = h("td", "monviz-var-value");
+        if (v.tag != null) {
+          const badge = h("span", "monviz-obj", `#${v.tag}`);
+          badge.title = "an object: names with the same # are bound to the same object";
+          badge.style.background = this.codeColour(v.tag + 3);
+          value.appendChild(badge);
+        }
+        value.appendChild(h("span", "monviz-var-text", v.text));
+        tr.append(name, value);
+        table.appendChild(tr);
+      }
+      if (!fr.vars.length) box.appendChild(h("div", "monviz-values-empty", "no locals"));
+      box.appendChild(table);
+      body.appendChild(box);
+    }
+    if (frames.length > shown.length) {
+      body.appendChild(h("div", "monviz-frame-more", `… ${frames.length - shown.length} outer frames`));
+    }
+  }
+
+  showHistory(frame, name, code) {
+    const box = this.historyBox;
+    box.textContent = "";
+    box.hidden = false;
+    const changes = this.data.fv.history(frame, name);
+    const title = h("div", "monviz-history-title",
+      `${name} in ${code ? code.qualname : "?"}: ${changes.length} value${changes.length === 1 ? "" : "s"}`);
+    const close = h("button", "monviz-btn monviz-history-close", "×");
+    close.type = "button";
+    close.title = "close the history";
+    close.addEventListener("click", () => { box.hidden = true; });
+    title.appendChild(close);
+    const list = h("ol", "monviz-history-list");
+    for (const c of changes.slice(0, 500)) {
+      const li = h("li", "monviz-history-item");
+      li.dataset.step = String(c.event);
+      li.append(h("span", "monviz-history-step", `step ${fmt(c.event)}`),
+        h("span", "monviz-frame-line", c.line == null ? "" : `line ${c.line}`),
+        h("span", "monviz-var-text", c.text));
+      li.addEventListener("click", () => this.go(c.event));
+      list.appendChild(li);
+    }
+    if (changes.length > 500) list.appendChild(h("li", "monviz-frame-more", `… ${fmt(changes.length - 500)} more`));
+    box.append(title, list);
   }
 
   renderSource(det) {

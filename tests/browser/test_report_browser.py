@@ -165,3 +165,66 @@ def test_a_million_event_report_opens_and_steps(offline, tmp_path):
     at_event(tl, big[len(big) - 2])
     assert refused == [] and errors == []
 
+
+
+SEARCH = """\
+def search(xs, target):
+    lo, hi = 0, len(xs) - 1
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        if xs[mid] == target:
+            return mid
+        if xs[mid] < target:
+            lo = mid + 1
+        else:
+            hi = mid - 1
+    return -1
+
+data = [2, 4, 6, 8, 10, 12, 14]
+alias = data
+found = search(data, 12)
+alias.append("<b>&</b>")
+"""
+
+
+def test_a_values_report_shows_the_variables_at_each_step(offline, tmp_path):
+    """``monviz run --values``: the panel holds each frame's locals as frames_at says,
+    marks what changed, shows aliases as one object, and a name's history on click."""
+    page, refused, errors = offline
+    script = tmp_path / "search.py"
+    script.write_text(SEARCH)
+    out = tmp_path / "search.html"
+    subprocess.run([sys.executable, "-m", "monviz", "run", "--values", "-q", "-o", str(out),
+                    str(script)], check=True)
+    ns: dict = {}
+    trace = monviz.record(SEARCH, filename=str(script), namespace=ns, values=True)
+    tl, _ = open_report(page, out)
+    panel = tl.locator(".monviz-values")
+    mids = [c for c in trace.values_of("mid")]
+    step = mids[1].index
+    tl.locator(".monviz-step-input").fill(str(step))
+    tl.locator(".monviz-step-input").press("Enter")
+    expect(tl).to_have_attribute("data-step", str(step))
+    frames = trace.frames_at(step)
+    boxes = panel.locator(".monviz-vframe")
+    expect(boxes).to_have_count(len(frames))
+    inner = boxes.nth(0)
+    for name, text in frames[-1].locals.items():
+        row = inner.locator(f'.monviz-var[data-name="{name}"]')
+        expect(row.locator(".monviz-var-text")).to_have_text(text)
+        assert ("monviz-changed" in row.get_attribute("class")) == (name in frames[-1].changed)
+    outer = boxes.nth(1)
+    badges = [outer.locator(f'.monviz-var[data-name="{n}"] .monviz-obj').text_content()
+              for n in ("data", "alias")]
+    assert badges[0] == badges[1] == f"#{frames[0].objects['data']}"
+    inner.locator('.monviz-var[data-name="mid"] th').click()
+    items = panel.locator(".monviz-history-item")
+    expect(items).to_have_count(len([c for c in mids if c.frame == frames[-1].serial]))
+    items.nth(0).click()
+    expect(tl).to_have_attribute("data-step", str(mids[0].index))
+    tl.locator(".monviz-step-input").fill(str(len(trace) - 1))
+    tl.locator(".monviz-step-input").press("Enter")
+    last = boxes.nth(0).locator('.monviz-var[data-name="data"] .monviz-var-text')
+    expect(last).to_have_text(frames[0].locals["data"][:-1] + ", '<b>&</b>']")
+    page.screenshot(path=str(tmp_path / "values.png"), full_page=True)
+    assert refused == [] and errors == []
