@@ -152,7 +152,8 @@ def test_the_help_documents_every_option_and_lists_the_events(ip):
 
 def test_values_option_reads_the_cells_variables(ip):
     ip.run_cell("def step(xs):\n    xs.append(len(xs))\n    return xs\n")
-    run(ip, "%%monitor -o t --view none --values\nitems = [0]\nsame = step(items)\ntotal = sum(same)\n")
+    run(ip, "%%monitor -o t --view none --values\n"
+            "items = [0]\nsame = step(items)\ntotal = sum(same)\n")
     trace = ip.user_ns["t"]
     last = trace.frames_at(len(trace) - 1)[-1]
     assert last.locals["items"] == last.locals["same"] == "[0, 1]"
