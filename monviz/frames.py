@@ -18,14 +18,15 @@ history, so a list shows the content it had at each step.
 
 from __future__ import annotations
 
+import _thread
 import bisect
 import sys
-import threading
 from array import array
-from types import CodeType
+from types import CodeType, ModuleType
 from typing import TYPE_CHECKING, NamedTuple
 
-from .heap import Heap, resolve, tags_in
+from .heap import OPEN as _OPEN
+from .heap import Heap, atom_text, resolve, tags_in
 
 if TYPE_CHECKING:
     from .trace import CodeInfo, Trace
@@ -57,6 +58,7 @@ class Capture:
         self.point_kind = bytearray()
         self.changes: list[int] = []  # flat (point, name id, text id or -1 when deleted)
         self.failures = 0
+        self._snap = self._make_snap()
 
     def intern(self, text: str) -> int:
         tid = self._texts.get(text)
@@ -71,43 +73,81 @@ class Capture:
         return nid
 
     # -- hot path ---------------------------------------------------------------
+    def _make_snap(self):
+        """:meth:`snap`, as a function whose every name is a default argument (it runs at
+        every LINE of a values recording: attribute lookups would be a third of it)."""
+        heap = self.heap
+
+        def snap(frame, code, kind, heap=heap, point_frame=self.point_frame,
+                 point_thread=self.point_thread, point_kind=self.point_kind,
+                 frames=self.frames, changes=self.changes, texts=self._texts,
+                 names=self._names, same=_SAME_IF_SAME, atom=atom_text, text_of=heap.text_of,
+                 OPEN=_OPEN, get_ident=_thread.get_ident, new_frame=self._new_frame,
+                 check_parent=self._check_parent, deleted=self._deleted,
+                 optimized=_CO_OPTIMIZED, hold=heap.hold, let_go=heap.let_go):
+            point = heap.point = len(point_frame)
+            point_frame.append(-1)  # counted first, whatever happens next
+            point_thread.append(get_ident())
+            point_kind.append(kind)
+            state = frames.get(id(frame))
+            if state is None or state[0] is not code:
+                state = new_frame(frame, code)
+            elif state[3]:  # a generator's caller can differ at each resume
+                check_parent(frame, state)
+            point_frame[point] = state[1]
+            prev = state[2]
+            items = frame.f_locals.items() if code.co_flags & optimized else _globals(frame)
+            for name, value in items:
+                old = prev.get(name)
+                kind = type(value)
+                if kind is int:  # the commonest: a counter, an index
+                    if old is not None and old[0] is value:
+                        continue
+                    try:
+                        text = repr(value)
+                    except ValueError:  # more digits than int -> str allows
+                        text = atom(value)
+                    kept = value
+                elif kind in same:
+                    if old is not None and old[0] is value:
+                        continue
+                    text = atom(value)
+                    kept = value
+                else:
+                    text = text_of(value)
+                    kept = None
+                tid = texts.get(text)
+                if tid is None:
+                    tid = texts[text] = len(texts)
+                elif old is not None and old[1] == tid:
+                    continue
+                if OPEN in text:
+                    tags = tags_in(text)
+                    hold(tags)
+                else:
+                    tags = ()
+                if old is None:
+                    nid = names.get(name)
+                    if nid is None:
+                        nid = names[name] = len(names)
+                else:
+                    nid = old[3]
+                    if old[2]:
+                        let_go(old[2])
+                prev[name] = (kept, tid, tags, nid)
+                changes += (point, nid, tid)
+            if len(items) < len(prev):
+                deleted(frame, code, prev, point)
+
+        return snap
+
     def snap(self, frame, code: CodeType, kind: int) -> None:
         """Write down what changed in ``frame``'s locals since its previous point.
 
         The point is counted first, whatever happens next: the n-th point must stay
         the n-th LINE/PY_RETURN/PY_YIELD event.
         """
-        heap = self.heap
-        point = heap.point = len(self.point_frame)
-        self.point_frame.append(-1)
-        self.point_thread.append(threading.get_ident())
-        self.point_kind.append(kind)
-        state = self.frames.get(id(frame))
-        if state is None or state[0] is not code:
-            state = self._new_frame(frame, code)
-        elif state[3]:  # a generator's caller can differ at each resume
-            self._check_parent(frame, state)
-        self.point_frame[point] = state[1]
-        prev = state[2]
-        changes, intern, same = self.changes, self.intern, _SAME_IF_SAME
-        shown = 0
-        for name, value in _locals(frame, code):
-            shown += 1
-            old = prev.get(name)
-            if old is not None and old[0] is value and type(value) in same:
-                continue
-            text = heap.text_of(value)
-            tid = intern(text)
-            if old is not None and old[1] == tid:
-                continue
-            tags = tags_in(text)
-            heap.hold(tags)
-            if old is not None:
-                heap.let_go(old[2])
-            prev[name] = (value if type(value) in same else None, tid, tags)
-            changes += (point, self._name(name), tid)
-        if shown < len(prev):
-            self._deleted(frame, code, prev, point)
+        self._snap(frame, code, kind)
 
     def leave(self, frame) -> None:
         """The frame ended (returned or unwound): let go of what its locals held."""
@@ -169,12 +209,13 @@ class Capture:
 def _locals(frame, code: CodeType):
     """(name, value) of the locals shown: all of a function's; a module's without the
     interpreter's and IPython's names and modules."""
-    items = frame.f_locals.items()
-    if code.co_flags & _CO_OPTIMIZED:
-        return items
-    return [(k, v) for k, v in items
+    return frame.f_locals.items() if code.co_flags & _CO_OPTIMIZED else _globals(frame)
+
+
+def _globals(frame) -> list:
+    return [(k, v) for k, v in frame.f_locals.items()
             if type(k) is str and not k.startswith("_") and k not in HIDDEN_GLOBALS
-            and type(v).__name__ != "module"]
+            and type(v) is not ModuleType]
 
 
 def _point_events(trace: Trace, point_thread: list[int]) -> list[int]:
@@ -461,12 +502,12 @@ class FrameValues:
 def wrap(capture: Capture, name: str, func, keep_exit: bool):
     """``func`` (a recorder callback) followed by the capture's part, for the events
     where locals are read or a frame ends; other callbacks unchanged."""
-    getframe, snap, leave, failed = sys._getframe, capture.snap, capture.leave, _failed(capture)
+    getframe, snap, leave, failed = sys._getframe, capture._snap, capture.leave, _failed(capture)
     if name == "LINE":
-        def on_line(code, line):
+        def on_line(code, line, func=func, snap=snap, getframe=getframe):
             r = func(code, line)
             try:
-                snap(getframe(1), code, LINE_POINT)
+                snap(getframe(1), code, 0)  # LINE_POINT
             except Exception as exc:  # never break the program being recorded
                 failed(exc)
             return r

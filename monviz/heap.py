@@ -26,9 +26,11 @@ import collections
 import datetime
 import decimal
 import fractions
+import operator
 import re
 import types
 from collections.abc import Callable
+from itertools import chain, islice
 
 #: How much of a container or string a text shows.
 MAX_ITEMS = 8
@@ -51,6 +53,7 @@ _SETS = {set: ("set()", "{", "}"), frozenset: ("frozenset()", "frozenset({", "})
 _CALLABLES = frozenset({types.FunctionType, types.BuiltinFunctionType, types.MethodDescriptorType,
                         types.WrapperDescriptorType, types.MethodWrapperType})
 _SUSPENDABLE = frozenset({types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType})
+_NO_FIELDS = frozenset({types.ModuleType, types.FunctionType})
 
 
 def ref(tag: int) -> str:
@@ -97,12 +100,43 @@ def _name_of(value: object) -> str | None:
     return None
 
 
+# How a type's values are shown (found once per type, see :func:`_how`)
+ATOM, TUPLE, FROZEN, NAMED, EXCEPTION, OWN, CONTAINER, INSTANCE, OTHER = range(9)
+
+
+def _how(kind: type) -> int:
+    """Which way values of ``kind`` are shown. Reads the type's own slots only."""
+    if kind in _SAFE_REPR or kind is int or kind is str:
+        return ATOM
+    if kind is tuple:
+        return TUPLE
+    if kind is frozenset:
+        return FROZEN
+    if issubclass(kind, type) or kind in _NO_FIELDS or kind in _CALLABLES \
+            or kind in _SUSPENDABLE or kind is types.MethodType:
+        return NAMED
+    if issubclass(kind, BaseException):
+        return EXCEPTION
+    if str(type.__dict__["__module__"].__get__(kind)).startswith("monviz"):
+        return OWN  # the recorder itself, in a with block
+    if _is_container(kind):
+        return CONTAINER
+    if type.__dict__["__dictoffset__"].__get__(kind) != 0:  # instances have a __dict__
+        return INSTANCE
+    return OTHER
+
+
+_is = operator.is_
+
+
 class Heap:
     """The objects seen in one recording's frames: a tag each, and their text per step.
 
     :meth:`text_of` is called on the hot path of a values recording; it writes a
     heap change ``(point, tag, text id)`` whenever an object's text differs from
-    the one it had, and walks each object once per point.
+    the one it had, and walks each object once per point. An object whose shown
+    items are the very same objects as last time (and as many) keeps its text
+    without being written again: only its mutable children are looked at.
     """
 
     def __init__(self, intern: Callable[[str], int]):
@@ -111,43 +145,47 @@ class Heap:
         self.objects: list[object] = []   # tag -> obj (None once let go)
         self.texts: list[int] = []        # tag -> its current text id
         self.kids: list[list[int]] = []   # tag -> tags its current text refers to
+        self.keys: list = []              # tag -> (len, shown items) its text was made of
         self.holders: list[int] = []      # tag -> how many texts refer to it
         self.walked: list[int] = []       # tag -> the point it was last walked at
         self.changes: list[int] = []      # flat (point, tag, text id)
         self.point = -1
+        self._how: dict[type, int] = {}
 
     # -- texts ---------------------------------------------------------------
     def text_of(self, value: object, depth: int = 0) -> str:
         """The text of a value as of this point (objects by reference)."""
-        text = atom_text(value)
-        if text is not None:
-            return text
         kind = type(value)
-        if kind is tuple:
+        how = self._how.get(kind)
+        if how is None:
+            how = self._how[kind] = _how(kind)
+        if how == ATOM:
+            return atom_text(value)
+        if how == CONTAINER or how == INSTANCE:
+            if depth >= MAX_DEPTH:
+                return "..."
+            if how == INSTANCE and _instance_dict(value) is None:
+                return f"<{kind.__qualname__} object>"
+            return ref(self._object(value, depth))
+        if how == TUPLE:
             if depth >= MAX_DEPTH:
                 return "(...)" if value else "()"
             items = [self.text_of(v, depth + 1) for v in value[:MAX_ITEMS]]
             more = ", ..." if len(value) > MAX_ITEMS else ""
             return "(" + ", ".join(items) + more + ("," if len(value) == 1 else "") + ")"
-        if kind is frozenset:
+        if how == FROZEN:
             return self._set_text(value, kind, depth)
-        named = _name_of(value)
-        if named is not None:
-            return named
-        if issubclass(kind, BaseException):
-            if type(value).__repr__ is BaseException.__repr__:
+        if how == NAMED:
+            return _name_of(value) or f"<{kind.__qualname__} object>"
+        if how == EXCEPTION:
+            if kind.__repr__ is BaseException.__repr__:
                 args = value.args
                 inner = (f"({self.text_of(args[0], depth + 1)})" if len(args) == 1
                          else self.text_of(args, depth))
-                return _cut(type(value).__name__ + inner)
-            return f"<{type(value).__qualname__} object>"
-        if str(type.__dict__["__module__"].__get__(kind)).startswith("monviz"):
-            return f"<monviz.{kind.__qualname__} object>"  # the recorder itself, in a with block
-        if (kind in _MUTABLE_SEQUENCES or kind in _SETS or issubclass(kind, dict)
-                or _instance_dict(value) is not None):
-            if depth >= MAX_DEPTH:
-                return "..."
-            return ref(self._object(value, depth))
+                return _cut(kind.__name__ + inner)
+            return f"<{kind.__qualname__} object>"
+        if how == OWN:
+            return f"<monviz.{kind.__qualname__} object>"
         return f"<{kind.__qualname__} object>"
 
     def _object(self, value: object, depth: int) -> int:
@@ -159,20 +197,31 @@ class Heap:
             self.objects.append(value)
             self.texts.append(-1)
             self.kids.append([])
+            self.keys.append(None)
             self.holders.append(0)
             self.walked.append(-1)
         if self.walked[tag] == self.point:
             return tag
         self.walked[tag] = self.point
+        key = _key(value)
+        old = self.keys[tag]
+        if old is not None and key[0] == old[0] and len(key[1]) == len(old[1]) \
+                and all(map(_is, key[1], old[1])):
+            for kid in self.kids[tag]:  # the same items: only they can have changed
+                child = self.objects[kid]
+                if child is not None:
+                    self._object(child, depth + 1)
+            return tag
+        self.keys[tag] = key
         text = _cut(self._contents(value, depth))
         tid = self.intern(text)
         if tid != self.texts[tag]:
             self.texts[tag] = tid
             self.changes += (self.point, tag, tid)
-            old, new = self.kids[tag], tags_in(text)
+            old_kids, new = self.kids[tag], tags_in(text)
             self.kids[tag] = new
             self.hold(new)
-            self.let_go(old)
+            self.let_go(old_kids)
         return tag
 
     def _contents(self, value: object, depth: int) -> str:
@@ -192,6 +241,8 @@ class Heap:
             body = "{" + ", ".join(items) + (", ..." if len(value) > MAX_ITEMS else "") + "}"
             return body if kind is dict else f"{kind.__qualname__}({body})"
         fields = _instance_dict(value)
+        if fields is None:
+            return f"<{kind.__qualname__} object>"
         items = [f"{k}={self.text_of(v, d)}" for k, v in _first(fields.items())
                  if type(k) is str]
         more = ", ..." if len(fields) > MAX_ITEMS else ""
@@ -220,6 +271,7 @@ class Heap:
             if self.holders[tag] == 0 and self.objects[tag] is not None:
                 self.tag_of.pop(id(self.objects[tag]), None)
                 self.objects[tag] = None
+                self.keys[tag] = None
                 stack += self.kids[tag]
                 self.kids[tag] = []
 
@@ -227,19 +279,34 @@ class Heap:
         """The recording ended: keep no user object."""
         self.tag_of.clear()
         self.objects = [None] * len(self.objects)
+        self.keys = []
         self.kids = []
 
 
-_NO_FIELDS = frozenset({types.ModuleType, types.FunctionType})
+def _is_container(kind: type) -> bool:
+    return kind in _MUTABLE_SEQUENCES or kind in _SETS or issubclass(kind, dict)
 
 
-def _first(items) -> list:
-    out = []
-    for i, item in enumerate(items):
-        if i == MAX_ITEMS:
-            break
-        out.append(item)
-    return out
+def _key(value: object) -> tuple[int, tuple]:
+    """What an object's text is made of: its length and the items it shows (compared by
+    identity: the same atoms have the same text, and mutable items are objects of their
+    own). Keys and values, for a dict or an instance's ``__dict__``."""
+    kind = type(value)
+    if kind is bytearray:  # its text shows MAX_STRING bytes: a new bytes object, never "same"
+        return (len(value), (bytes(value[:MAX_STRING]),))
+    if _is_container(kind):
+        if issubclass(kind, dict):
+            items = dict.items(value)
+            return (len(value), tuple(islice(chain.from_iterable(items), 2 * MAX_ITEMS)))
+        return (len(value), tuple(islice(value, MAX_ITEMS)))
+    fields = _instance_dict(value)
+    if fields is None:
+        return (0, ())
+    return (len(fields), tuple(islice(chain.from_iterable(fields.items()), 2 * MAX_ITEMS)))
+
+
+def _first(items) -> tuple:
+    return tuple(islice(items, MAX_ITEMS))
 
 
 def _instance_dict(value: object) -> dict | None:

@@ -378,3 +378,30 @@ def test_a_with_block_recorder_in_another_thread_records_that_thread():
     trace = out["trace"]
     assert [c.value for c in trace.values_of("z")] == ["41", "42"] or \
         [c.value for c in trace.values_of("z")] == ["41"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_without_values_the_callbacks_are_todays_exactly(backend, use_backend):
+    """values=False registers the recorder's own callbacks, unwrapped: today's cost."""
+    use_backend(backend)
+    seen: dict[bool, list] = {}
+    real = mon.register_callback
+    for values in (False, True):
+        got: list = []
+
+        def spy(tool, event, func, got=got):
+            if func is not None:
+                got.append(func)
+            return real(tool, event, func)
+
+        mon.register_callback = spy
+        try:
+            monviz.record("x = 1\n", values=values)
+        finally:
+            mon.register_callback = real
+        seen[values] = got
+    def wrapped(f) -> bool:  # monviz.frames.wrap's functions
+        return getattr(f, "__qualname__", "").startswith("wrap.<locals>")
+
+    assert not any(map(wrapped, seen[False]))
+    assert sum(map(wrapped, seen[True])) == 4  # LINE, PY_RETURN, PY_YIELD, PY_UNWIND
