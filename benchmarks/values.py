@@ -39,10 +39,10 @@ import types
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import workloads  # noqa: E402
+import workloads
 
-import monviz  # noqa: E402
-from monviz import backends  # noqa: E402
+import monviz
+from monviz import backends
 
 REPEATS = int(os.environ.get("MONVIZ_BENCH_REPEATS", "5"))
 

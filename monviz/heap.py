@@ -161,7 +161,7 @@ class Heap:
             how = self._how[kind] = _how(kind)
         if how == ATOM:
             return atom_text(value)
-        if how == CONTAINER or how == INSTANCE:
+        if how in (CONTAINER, INSTANCE):
             if depth >= MAX_DEPTH:
                 return "..."
             if how == INSTANCE and _instance_dict(value) is None:
