@@ -17,7 +17,9 @@ exceptions: every event family) capped at 10k, 100k and 1M events, then per size
 
 Targets (issue 14): a 1M-event report opens in under 5 s and steps in under 100 ms.
 Run: ``.venv/bin/python benchmarks/report.py`` (``MONVIZ_BENCH_SIZES=10000,100000``
-for fewer).
+for fewer). ``MONVIZ_BENCH_VALUES=1`` records with ``values=True`` (issue 15): the
+report then carries every frame's variables, and each step also redraws the
+Variables panel.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import monviz
 
 SIZES = [int(s) for s in os.environ.get("MONVIZ_BENCH_SIZES", "10000,100000,1000000").split(",")]
 CHROMIUM = "/usr/bin/chromium"
+VALUES = os.environ.get("MONVIZ_BENCH_VALUES", "") not in ("", "0")
 
 PROGRAM = '''\
 def fib(n):
@@ -100,8 +103,11 @@ for r in range(800):
 def record(n: int, folder: Path) -> monviz.Trace:
     source = folder / "mixed.py"
     source.write_text(PROGRAM)
-    trace = monviz.record(PROGRAM, filename=str(source), max_events=n)
+    trace = monviz.record(PROGRAM, filename=str(source), max_events=n, values=VALUES)
     assert len(trace) == n, (len(trace), n)
+    if VALUES:
+        print(f"  values: {len(trace.values):,} steps, {trace.values.nbytes / 1e6:.1f} MB "
+              f"({trace.values.nbytes / len(trace.values):.0f} B/step)", flush=True)
     return trace
 
 
@@ -156,7 +162,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     print(f"monviz report benchmark: Python {sys.version.split()[0]}, backend "
-          f"{monviz.backend()}, Chromium {CHROMIUM}")
+          f"{monviz.backend()}, Chromium {CHROMIUM}" + (", values=True" if VALUES else ""))
     rows = []
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         folder = Path(tmp)

@@ -52,6 +52,7 @@ class Capture:
         #: id(frame) -> [code, serial, {name: (atom or None, text id, tags)}, suspends, parent]
         self.frames: dict[int, list] = {}
         self.frame_code: list[CodeType] = []
+        self.frame_module: list[bool] = []  # a module's (or class body's) namespace
         self.parents: list[int] = []  # flat (point, frame serial, parent serial or -1)
         self.point_frame: list[int] = []
         self.point_thread: list[int] = []
@@ -89,10 +90,15 @@ class Capture:
             point_frame.append(-1)  # counted first, whatever happens next
             point_thread.append(get_ident())
             point_kind.append(kind)
-            state = frames.get(id(frame))
-            if state is None or state[0] is not code:
-                state = new_frame(frame, code)
-            elif state[3]:  # a generator's caller can differ at each resume
+            if code.co_flags & optimized:
+                state = frames.get(id(frame))
+                if state is None or state[0] is not code:
+                    state = new_frame(frame, code)
+            else:  # a module (or class body): one namespace, whichever statement runs
+                state = frames.get(id(frame.f_locals))
+                if state is None:
+                    state = new_frame(frame, code)
+            if state[3]:  # a generator's caller can differ at each resume
                 check_parent(frame, state)
             point_frame[point] = state[1]
             prev = state[2]
@@ -163,13 +169,23 @@ class Capture:
             self.changes += (point, self._name(name), -1)
 
     def _new_frame(self, frame, code: CodeType) -> list:
+        """The state of a frame seen for the first time.
+
+        A function's frame is known by its identity. A module's is known by its
+        namespace: IPython runs each top-level statement of a cell as a code object
+        (and frame) of its own, all in one namespace, and the student sees one
+        ``<module>`` whose variables carry on from statement to statement. It is
+        kept until the recording ends (its variables outlive each statement).
+        """
         serial = len(self.frame_code)
         self.frame_code.append(code)
+        module = not code.co_flags & _CO_OPTIMIZED
+        self.frame_module.append(module)
         state = [code, serial, {}, bool(code.co_flags & _CO_SUSPENDS), -2]
-        old = self.frames.get(id(frame))
-        if old is not None:  # a frame we did not see end: its id is reused
+        key = _key_of(frame)
+        if key in self.frames:  # a frame we did not see end: its id is reused
             self.leave(frame)
-        self.frames[id(frame)] = state
+        self.frames[key] = state
         self._check_parent(frame, state)
         return state
 
@@ -178,8 +194,9 @@ class Capture:
         for _ in range(_PARENT_SEARCH):
             if f is None:
                 break
-            found = self.frames.get(id(f))
-            if found is not None and found[0] is f.f_code:
+            found = self.frames.get(_key_of(f))
+            if found is not None and found is not state and (
+                    found[0] is f.f_code or not f.f_code.co_flags & _CO_OPTIMIZED):
                 parent = found[1]
                 break
             f = f.f_back
@@ -199,11 +216,18 @@ class Capture:
             point_event=[events[p] for p in kept], point_frame=[self.point_frame[p] for p in kept],
             point_kind=bytes(self.point_kind[p] for p in kept),
             frame_code=[code_ids.get(id(c), -1) for c in self.frame_code],
+            frame_module=self.frame_module,
             parents=_renumber(self.parents, kept, n), changes=_renumber(self.changes, kept, n),
             heap=_renumber(self.heap.changes, kept, n), names=list(self._names),
             texts=list(self._texts), failures=self.failures)
         self.frame_code = []
         return values
+
+
+def _key_of(frame) -> int:
+    """How a frame's state is found: a function's by the frame, a module's by its namespace
+    (``f_locals`` is then the namespace dict itself, no snapshot is made)."""
+    return id(frame) if frame.f_code.co_flags & _CO_OPTIMIZED else id(frame.f_locals)
 
 
 def _locals(frame, code: CodeType):
@@ -304,11 +328,14 @@ class FrameValues:
     """
 
     def __init__(self, *, point_event, point_frame, point_kind, frame_code, parents, changes,
-                 heap, names, texts, failures: int = 0):
+                 heap, names, texts, failures: int = 0, frame_module=None):
         self.point_event = array("q", point_event)
         self.point_frame = array("q", point_frame)
         self.point_kind = bytes(point_kind)
         self.frame_code = list(frame_code)
+        #: per frame: a module's namespace (its first step marks nothing as changed:
+        #: the names were there before it)
+        self.frame_module = list(frame_module or [False] * len(self.frame_code))
         self.parents = array("q", parents)
         self.changes = array("q", changes)
         self.heap = array("q", heap)
@@ -428,9 +455,11 @@ class FrameValues:
             ev = trace[self.point_event[last]]
             now = self.locals_of(f, p)
             before = self.locals_of(f, p - 1) if p > 0 else {}
+            first_of_module = self.frame_module[f] and self.last_point(f, p - 1) < 0
             shown = {k: self.shown(v, p) for k, v in now.items()}
-            changed = frozenset(k for k, v in shown.items()
-                                if k not in before or self.shown(before[k], p - 1) != v)
+            changed = frozenset() if first_of_module else frozenset(  # a module's names
+                k for k, v in shown.items()  # were there before its first step
+                if k not in before or self.shown(before[k], p - 1) != v)
             objects = {k: tags[0] for k, v in now.items()
                        if (tags := tags_in(v)) and v == f"\ue000{tags[0]}\ue001"}
             cid = self.frame_code[f]
@@ -484,7 +513,7 @@ class FrameValues:
                            point_kind=self.point_kind[:keep], frame_code=self.frame_code,
                            parents=first(self.parents), changes=first(self.changes),
                            heap=first(self.heap), names=self.names, texts=self.texts,
-                           failures=self.failures)
+                           failures=self.failures, frame_module=self.frame_module)
 
     # -- JSON ---------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -492,7 +521,7 @@ class FrameValues:
                 "point_kind": list(self.point_kind), "frame_code": self.frame_code,
                 "parents": self.parents.tolist(), "changes": self.changes.tolist(),
                 "heap": self.heap.tolist(), "names": self.names, "texts": self.texts,
-                "failures": self.failures}
+                "failures": self.failures, "frame_module": self.frame_module}
 
     @classmethod
     def from_dict(cls, d: dict) -> FrameValues:

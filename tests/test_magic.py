@@ -162,3 +162,21 @@ def test_values_option_reads_the_cells_variables(ip):
     assert [c.value for c in trace.values_of("xs", code="step")] == ["[0]", "[0, 1]"]
     run(ip, "%%monitor -o t --view none\nz = 1\n")
     assert ip.user_ns["t"].values is None  # off unless asked for
+
+
+def test_a_cells_statements_are_one_module_frame_whose_old_names_are_not_news(ip):
+    """IPython runs each top-level statement as a code object of its own, in one
+    namespace: the view shows one <module> carrying on, and names from earlier cells
+    are not marked as just changed."""
+    ip.run_cell("earlier = 'from another cell'\n")
+    run(ip, "%%monitor -o t --view none --values\na = 1\nb = a + 1\nc = b + 1\n")
+    trace = ip.user_ns["t"]
+    first_line = next(i for i, ev in enumerate(trace) if ev.event == "LINE")
+    first = trace.frames_at(first_line)
+    assert len(first) == 1 and first[0].locals["earlier"] == "'from another cell'"
+    assert first[0].changed == frozenset()
+    last = trace.frames_at(len(trace) - 1)
+    assert [f.qualname for f in last] == ["<module>"]
+    assert {k: last[0].locals[k] for k in "abc"} == {"a": "1", "b": "2", "c": "3"}
+    assert last[0].changed == {"c"}
+    assert len({f.serial for i in range(len(trace)) for f in trace.frames_at(i)}) == 1

@@ -152,6 +152,7 @@ def frame_values(trace: Trace) -> tuple[dict | None, dict[str, bytes]]:
                for name in VALUE_COLUMNS}
     buffers["fv_texts"] = json.dumps(values.texts, ensure_ascii=False).encode()
     info = {"names": values.names, "frame_code": values.frame_code,
+            "frame_module": values.frame_module,
             "point_kind": list(values.point_kind), "points": len(values)}
     return info, buffers
 

@@ -401,6 +401,7 @@ class FrameValues {
     this.pointKind = info.point_kind;
     this.names = info.names;
     this.frameCode = info.frame_code;
+    this.frameModule = info.frame_module || [];
     this.texts = JSON.parse(new TextDecoder().decode(bytesOf(cols.fv_texts)));
     const nf = this.frameCode.length;
     this.framePoints = Array.from({ length: nf }, () => []);
@@ -482,13 +483,15 @@ class FrameValues {
       if (j < 0) continue;
       const ev = this.pointEvent[pts[j]];
       if (this.data.depth[ev] > depth) continue; // ended since
-      const before = new Map(p > 0 ? this.localsOf(f, p - 1) : []);
+      const firstOfModule = this.frameModule[f] && lastAtOrBefore(pts, p - 1) < 0;
+      // a module's first step: its names were there already (earlier cells, statements)
+      const before = new Map(p > 0 && !firstOfModule ? this.localsOf(f, p - 1) : []);
       const vars = this.localsOf(f, p).map(([name, raw]) => {
         const text = this.resolve(raw, p);
         const m = /^\ue000(\d+)\ue001$/.exec(raw);
         const old = before.get(name);
         return { name, text, tag: m ? Number(m[1]) : null,
-          changed: old === undefined || this.resolve(old, p - 1) !== text };
+          changed: !firstOfModule && (old === undefined || this.resolve(old, p - 1) !== text) };
       });
       out.push({ frame: f, code: this.frameCode[f], line: this.data.lineOf(ev), event: ev, vars });
     }

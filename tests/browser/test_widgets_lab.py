@@ -7,7 +7,9 @@ One notebook, written by the test into the lab's temporary root:
 2. set ``view.step`` from Python (kernel -> browser);
 3. record a 1,000,000-event program;
 4. display its ``monviz.Timeline``: time to first draw and per-step latency are
-   measured in the page, printed, and written to test-artifacts/widget-bench.txt.
+   measured in the page, printed, and written to test-artifacts/widget-bench.txt;
+5. ``%%monitor --values``: the Variables panel shows the cell's names as
+   ``frames_at`` gives them, aliases with one object id.
 
 Expected events come from recording the same source in this process (same
 interpreter, same bytecode); expected edges from ``monviz.cfg`` of the same code.
@@ -47,6 +49,8 @@ CELLS = [
     "view.step = 12",
     f"BIG = {BIG!r}\nbig = monviz.record(BIG, max_events=1_000_000)\nprint('EVENTS', len(big))",
     "big_view = monviz.Timeline(big)\nbig_view",
+    "%load_ext monviz",
+    "%%monitor --values --view timeline -o vt\nxs = [3, 1, 2]\nys = xs\nys.sort()\ndone = True",
 ]
 
 
@@ -273,4 +277,26 @@ def test_timeline_and_graph_in_lab(lab, notebook, expected, page, artifacts):
     big.screenshot(path=str(artifacts / "timeline-1M.png"))
     assert first_draw < 5_000, figures
     assert statistics.median(all_steps) < 100, figures
+    assert not dialogs
+
+    # -- %%monitor --values: the Variables panel ----------------------------------------
+    _run_cell(page, 5)
+    idle.wait_for(timeout=60_000)
+    _run_cell(page, 6)
+    vtl = page.locator(".monviz-timeline").nth(2)
+    expect(vtl).to_have_attribute("data-drawn", "1", timeout=60_000)
+    vtl.focus()
+    page.keyboard.press("End")
+    panel = vtl.locator(".monviz-values .monviz-vframe").first
+    for name, text in (("xs", "[1, 2, 3]"), ("ys", "[1, 2, 3]")):
+        row = panel.locator(f'.monviz-var[data-name="{name}"]')
+        expect(row.locator(".monviz-var-text")).to_have_text(text)
+    badges = [panel.locator(f'.monviz-var[data-name="{n}"] .monviz-obj').text_content()
+              for n in ("xs", "ys")]
+    assert badges[0] == badges[1] and badges[0].startswith("#")
+    expect(panel.locator('.monviz-var[data-name="In"]')).to_have_count(0)
+    page.keyboard.press("Home")
+    page.keyboard.press("ArrowRight")
+    vtl.locator(".monviz-values").scroll_into_view_if_needed()
+    vtl.screenshot(path=str(artifacts / "timeline-values.png"))
     assert not dialogs
