@@ -327,6 +327,27 @@ bench: $(STAMP) need-dot ## recording, control-flow graph, widget, report and Pe
 docs: $(STAMP) ## the tutorials as a static HTML site in docs/site (views as static SVG/HTML)
 	@$(VENV)/bin/python docs/build.py docs/site
 
+# The tutorials as a JupyterLite site that runs offline (tools/lite/README.md): Pyodide, monviz
+# and the widgets are served by the site itself. Build tools in .venv-lite, downloads cached in
+# .cache/lite/ and checked against tools/lite/pins.toml; a rebuild with both in place takes ~10 s
+# and needs no network.
+.PHONY: lite serve-lite
+lite: ## JupyterLite site of the tutorials in build/lite, working offline (Pyodide, no server)
+	@py=$$(tools/find-python any)
+	"$$py" tools/lite/build.py
+
+# PORT=8899 make serve-lite, or make serve-lite PORT=8899
+PORT ?= 8000
+serve-lite: ## serve build/lite with http.server: http://127.0.0.1:8000/lab/index.html (PORT=N)
+	@if [ ! -f build/lite/lab/index.html ]; then
+	  echo "no site in build/lite: run 'make lite'" >&2
+	  exit 1
+	fi
+	py=.venv-lite/bin/python
+	[ -x "$$py" ] || py=$$(tools/find-python any)
+	echo "serving build/lite: open http://127.0.0.1:$(PORT)/lab/index.html (Ctrl-C stops)"
+	exec "$$py" -m http.server --bind 127.0.0.1 --directory build/lite $(PORT)
+
 # .chroot/ (~0.45 GB, ~1 min to rebuild) is kept by `make clean`; this removes it, refusing
 # while a run is using it or anything is mounted in it.
 clean-chroot: ## remove the Python 3.14/3.15 sid chroot (.chroot/)
