@@ -5,6 +5,9 @@ everything it shows — the Timeline and CFGView widgets' own JavaScript and CSS
 the trace's columns, its source text, every control-flow graph already laid out
 as SVG — and nothing it must fetch: no URL, font or script from elsewhere, so
 it opens from ``file://`` offline, and it can be mailed, attached or handed in.
+Without Graphviz's ``dot`` (or with ``MONVIZ_LAYOUT=browser``) the graphs travel as
+DOT text with Viz.js (Graphviz in WebAssembly, 1.2 MB, about 0.5 MB more in the
+file) inside the payload, and the page lays each out when it is first shown.
 
 The widgets run unchanged: ``widgets/host.js`` gives them a small model in place
 of the kernel's and links the timeline's cursor to the graph, as ``monviz.show``
@@ -59,8 +62,13 @@ def _pack(info: dict, buffers: dict[str, bytes]) -> bytes:
     return bytes(out)
 
 
+#: The name the report's host gives the model that holds Viz.js (a CFGView's ``_viz``).
+VIZ_MODEL = "monviz-viz"
+
+
 def _graphs(trace: Trace, progress) -> tuple[dict | None, str | None]:
-    """The CFGView's state with every graph laid out, or why there is none."""
+    """The CFGView's state with every graph laid out (or its DOT text, for the browser
+    to lay out), or why there is none."""
     from .widgets.cfgview import CFGView
 
     missing = "The control-flow graphs are not in this report: "
@@ -70,21 +78,25 @@ def _graphs(trace: Trace, progress) -> tuple[dict | None, str | None]:
         return None, missing + str(exc)
     keys = list(view._entries)
     ranked = _by_events(trace, keys)[:MAX_GRAPHS]
+    browser = view._layout == "browser"
     for done, key in enumerate(ranked, 1):
-        view._ensure_svg(key)
-        if view._error and not view._svgs:  # no dot: every graph would fail alike
+        view._ensure_drawn(key)
+        if view._error and not view._svgs and not view._dots:  # every graph would fail alike
             return None, missing + view._error
-        progress(f"laying out control-flow graphs: {done}/{len(ranked)}")
+        progress(f"{'writing' if browser else 'laying out'} control-flow graphs: "
+                 f"{done}/{len(ranked)}")
     error = view._error
     if len(keys) > len(ranked):
         error = (f"{len(keys) - len(ranked):,} code objects with the fewest events are not "
                  f"drawn (a report draws {MAX_GRAPHS} graphs at the most)")
     drawn = set(ranked)
-    order = [k for k in view._order if k in drawn and k in view._svgs]
-    state = {"code": view.code if view.code in view._svgs else order[0], "view": view.view,
+    ready = view._dots if browser else view._svgs
+    order = [k for k in view._order if k in drawn and k in ready]
+    state = {"code": view.code if view.code in ready else order[0], "view": view.view,
              "block": -1, "edge": -1, "follow": True,
              "_graphs": {k: view._graphs[k] for k in order}, "_order": order,
-             "_svgs": dict(view._svgs), "_error": error or ""}
+             "_svgs": dict(view._svgs), "_dots": dict(view._dots), "_layout": view._layout,
+             "_viz": f"IPY_MODEL_{VIZ_MODEL}" if browser else None, "_error": error or ""}
     return state, None
 
 
@@ -153,7 +165,13 @@ def report_html(trace: Trace, *, title: str | None = None, command: str | None =
     timeline, buffers = _timeline(trace)
     cfg, missing = _graphs(trace, progress)
     info = {"timeline": timeline, "cfg": cfg, "cfg_missing": missing,
-            "codes": _codes_table(trace)}
+            "codes": _codes_table(trace), "viz": None}
+    if cfg is not None and cfg["_layout"] == "browser":  # the page lays the graphs out
+        from .render.graph import viz_js
+
+        version, source = viz_js()
+        info["viz"] = {"model": VIZ_MODEL, "version": version, "buffer": "viz.js"}
+        buffers = {**buffers, "viz.js": source}
     progress("compressing")
     blob = gzip.compress(_pack(info, buffers), compresslevel=6, mtime=0)
     data = base64.b64encode(blob).decode()

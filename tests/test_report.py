@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import os
 import re
 import struct
 
@@ -105,10 +106,87 @@ def test_without_dot_the_report_says_why_there_are_no_graphs(trace, monkeypatch)
     def no_dot(_):
         raise render_graph.MissingGraphviz(render_graph.INSTALL_HINT)
 
+    monkeypatch.setenv(render_graph.LAYOUT_ENV, "dot")  # only dot: no browser layout
     monkeypatch.setattr(render_graph, "svg", no_dot)
     info, _ = unpack(report.report_html(trace))
     assert info["cfg"] is None
     assert info["cfg_missing"].startswith("The control-flow graphs are not in this report: ")
+    assert "apt-get install graphviz" in info["cfg_missing"]
+
+
+@pytest.fixture
+def need_viz():
+    if not render_graph.VIZ_JS.is_file():
+        message = f"{render_graph.VIZ_JS} is missing: run tools/fetch-viz"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true: {message}", pytrace=False)
+        pytest.skip(message)
+
+
+@pytest.fixture
+def browser_layout(monkeypatch, need_viz):
+    """MONVIZ_LAYOUT=browser, and a test that fails if anything runs dot."""
+    def refuse(_):
+        raise AssertionError("dot was run")
+
+    monkeypatch.setenv(render_graph.LAYOUT_ENV, "browser")
+    monkeypatch.setattr(render_graph, "svg", refuse)
+
+
+def test_laid_out_in_the_browser_the_report_carries_dot_text_and_viz_js(trace, browser_layout):
+    said: list[str] = []
+    text = report.report_html(trace, progress=said.append)
+    info, buffers = unpack(text)
+    cfg = info["cfg"]
+    assert cfg["_layout"] == "browser" and cfg["_svgs"] == {}
+    assert set(cfg["_dots"]) == set(cfg["_order"]) == set(cfg["_graphs"])
+    assert {g["qualname"] for g in cfg["_graphs"].values()} == {c.qualname for c in trace.codes()}
+    assert all(d.startswith("digraph ") for d in cfg["_dots"].values())
+    assert cfg["_viz"] == f"IPY_MODEL_{report.VIZ_MODEL}"
+    version, source = render_graph.viz_js()
+    assert info["viz"] == {"model": report.VIZ_MODEL, "version": version, "buffer": "viz.js"}
+    assert buffers.pop("viz.js") == source
+    assert buffers == _payload.build(trace)[1]  # the timeline's columns, as before
+    assert any(s.startswith("writing control-flow graphs: ") for s in said)
+    dots = "".join(cfg["_dots"].values())
+    assert "Evil" in dots and EVIL not in dots  # user text escaped in the labels
+    # still nothing from elsewhere, and no user string outside the payload
+    assert not re.search(r"https?://|//cdn|<link\b|\bsrc=|@import|url\(", text, re.I)
+    assert text.count("</script>") == text.count("<script")
+
+
+def test_viz_js_costs_a_browser_laid_report_about_half_a_megabyte(trace, browser_layout,
+                                                                   monkeypatch):
+    browser = len(report.report_html(trace))
+    monkeypatch.undo()
+    if not render_graph.have_dot():
+        pytest.skip("needs dot for the comparison")
+    monkeypatch.setenv(render_graph.LAYOUT_ENV, "dot")
+    laid_out = len(report.report_html(trace))
+    assert 400_000 < browser - laid_out < 700_000, (browser, laid_out)
+
+
+def test_without_dot_on_path_the_report_is_laid_out_in_the_browser(trace, monkeypatch,
+                                                                   tmp_path, need_viz):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv(render_graph.LAYOUT_ENV, raising=False)
+    info, buffers = unpack(report.report_html(trace))
+    assert info["cfg"]["_layout"] == "browser" and info["cfg"]["_dots"]
+    assert "viz.js" in buffers and info["cfg_missing"] is None
+
+
+def test_with_neither_dot_nor_viz_js_the_report_says_how_to_get_either(trace, monkeypatch,
+                                                                      tmp_path):
+    from monviz.widgets import cfgview
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv(render_graph.LAYOUT_ENV, raising=False)
+    monkeypatch.setattr(render_graph, "VIZ_JS", tmp_path / "absent.js")
+    monkeypatch.setattr(cfgview, "_asset", None)
+    info, buffers = unpack(report.report_html(trace))
+    assert info["cfg"] is None and info["viz"] is None and "viz.js" not in buffers
+    assert info["cfg_missing"].startswith("The control-flow graphs are not in this report: ")
+    assert "tools/fetch-viz" in info["cfg_missing"]
     assert "apt-get install graphviz" in info["cfg_missing"]
 
 
@@ -133,7 +211,8 @@ def test_save_html_writes_the_file_and_says_where(trace, tmp_path):
     assert "<title>mine</title>" in path.read_text(encoding="utf-8")
 
 
-def test_progress_is_reported_while_the_report_is_made(trace):
+def test_progress_is_reported_while_the_report_is_made(trace, monkeypatch):
+    monkeypatch.setenv(render_graph.LAYOUT_ENV, "dot")
     said: list[str] = []
     report.report_html(trace, progress=said.append)
     assert said[0] == "packing the trace" and said[-1] == "compressing"

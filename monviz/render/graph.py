@@ -7,6 +7,15 @@ labelled with their count and thicker the more they ran (log scale); edges
 never taken are dashed grey; blocks that never ran are greyed. Every label is
 an HTML-like Graphviz label built from escaped text, so source code with
 ``<``, ``&``, quotes or braces draws as written.
+
+Where the layout runs (:func:`layout`): Graphviz's ``dot`` here, when it is installed;
+otherwise the widgets and the HTML report send the DOT text to the browser, which lays
+it out with Viz.js (Graphviz 16 compiled to WebAssembly, ``widgets/vendor/viz.js``,
+fetched by ``tools/fetch-viz`` and shipped in the wheel; nothing is fetched at run
+time). Under Pyodide (JupyterLite) there is no ``dot``, so it is always the browser.
+The environment variable ``MONVIZ_LAYOUT`` chooses: ``auto`` (the default: ``dot``
+when it is on ``PATH``), ``dot`` (only ``dot``; without it graphs say how to install
+it), or ``browser`` (never run ``dot`` for a widget or report).
 """
 
 from __future__ import annotations
@@ -14,6 +23,11 @@ from __future__ import annotations
 import html
 import linecache
 import math
+import os
+import pathlib
+import re
+import shutil
+import sys
 from typing import TYPE_CHECKING
 
 import graphviz
@@ -36,6 +50,13 @@ COLOURS = {
 NEVER = "#b0b0b0"
 MAX_LINE = 60  # characters of source shown per line
 
+#: The blocks' font. ``dot`` measures it (fontconfig); Viz.js has no fonts and estimates
+#: text widths from built-in metrics, which it has for Courier New but not DejaVu Sans
+#: Mono (its estimate then runs ~15% short and text overflows the boxes), so DOT for the
+#: browser names Courier New (a browser shows it or a metric twin: Liberation Mono).
+MONO = "DejaVu Sans Mono"
+BROWSER_MONO = "Courier New"
+
 
 class MissingGraphviz(MonvizError):
     """Graphviz's ``dot`` program is needed to lay out the graph and is not installed."""
@@ -44,6 +65,60 @@ class MissingGraphviz(MonvizError):
 INSTALL_HINT = ("Graphviz's 'dot' program is not installed, so the graph cannot be drawn: "
                 "install it (Debian/Ubuntu: apt-get install graphviz; macOS: brew install "
                 "graphviz); to_dot() still works without it")
+
+
+#: The environment variable that chooses where graphs are laid out, and its values.
+LAYOUT_ENV = "MONVIZ_LAYOUT"
+LAYOUTS = ("auto", "dot", "browser")
+
+#: Viz.js (an ES module with Graphviz's WebAssembly inlined), fetched by tools/fetch-viz.
+VIZ_JS = pathlib.Path(__file__).resolve().parent.parent / "widgets" / "vendor" / "viz.js"
+
+VIZ_MISSING = ("monviz's copy of Viz.js (monviz/widgets/vendor/viz.js), which lays graphs "
+               "out in the browser when Graphviz's 'dot' is not installed, is missing: run "
+               "tools/fetch-viz in monviz's checkout (make setup does), or install Graphviz "
+               "(Debian/Ubuntu: apt-get install graphviz)")
+
+
+class MissingVizJs(MissingGraphviz):
+    """The graph is to be laid out in the browser, and Viz.js is not where monviz keeps it."""
+
+
+def have_dot() -> bool:
+    """Whether Graphviz's ``dot`` can run here (never under Pyodide/Emscripten)."""
+    return sys.platform != "emscripten" and shutil.which("dot") is not None
+
+
+def layout() -> str:
+    """Where graphs are laid out now: ``"dot"`` (here) or ``"browser"`` (by Viz.js);
+    see ``MONVIZ_LAYOUT`` in the module docstring."""
+    mode = os.environ.get(LAYOUT_ENV, "").strip().lower() or "auto"
+    if mode not in LAYOUTS:
+        raise MonvizError(f"{LAYOUT_ENV} must be one of {', '.join(LAYOUTS)}, not {mode!r}")
+    if mode == "auto":
+        return "dot" if have_dot() else "browser"
+    return mode
+
+
+_viz_cache: dict[tuple, tuple[str, bytes]] = {}
+
+
+def viz_js() -> tuple[str, bytes]:
+    """Viz.js's version and the bytes of its ES module (read once per file version)."""
+    try:
+        stat = VIZ_JS.stat()
+    except OSError:
+        raise MissingVizJs(VIZ_MISSING) from None
+    key = (stat.st_size, stat.st_mtime_ns)
+    if key not in _viz_cache:
+        data = VIZ_JS.read_bytes()
+        found = re.search(rb"Viz\.js (\d[\w.+-]*)", data[:200])
+        if found is None:
+            raise MissingVizJs(f"{VIZ_JS} is not Viz.js (no 'Viz.js <version>' in its first "
+                               "line): run tools/fetch-viz --force")
+        _viz_cache.clear()
+        _viz_cache[key] = (found.group(1).decode(), data)
+    return _viz_cache[key]
 
 
 def _esc(text: object) -> str:
@@ -126,12 +201,13 @@ def to_dot(graph: ControlFlowGraph, overlay: Overlay | None = None, view: str = 
     """
     if view not in VIEWS:
         raise MonvizError(f"view must be one of {', '.join(map(repr, VIEWS))}, not {view!r}")
-    dot = graphviz.Digraph(name=graph.qualname)
+    dot = graphviz.Digraph(
+        name=graph.qualname,
+        node_attr={"shape": "box", "style": "rounded,filled", "fillcolor": "#ffffff",
+                   "fontname": MONO, "fontsize": "10"},
+        edge_attr={"fontname": "Helvetica", "fontsize": "9"})
     dot.attr(rankdir="TB", fontname="Helvetica", labelloc="t",
              label=f"<<B>{_esc(graph.qualname)}</B>>")
-    dot.attr("node", shape="box", style="rounded,filled", fillcolor="#ffffff",
-             fontname="DejaVu Sans Mono", fontsize="10")
-    dot.attr("edge", fontname="Helvetica", fontsize="9")
     chains = merge_chains(graph, overlay) if merge else [[b] for b in graph.blocks]
     node_of = {b.id: chain[0].id for chain in chains for b in chain}
     for chain in chains:
@@ -208,10 +284,48 @@ def svg(dot: graphviz.Digraph) -> str:
         raise MissingGraphviz(INSTALL_HINT) from None
 
 
+def browser_source(dot: graphviz.Digraph) -> str:
+    """The DOT text of a graph from :func:`to_dot`, for Viz.js to lay out in the browser."""
+    if dot.node_attr.get("fontname") != MONO:
+        return dot.source
+    copy = dot.copy()
+    copy.node_attr["fontname"] = BROWSER_MONO
+    return copy.source
+
+
+def browser_note() -> str:
+    """Why a copy that shows without JavaScript has no graph, when the browser lays it out."""
+    if have_dot():
+        return (f"{LAYOUT_ENV}=browser: the graph is laid out in the browser by Viz.js; a copy "
+                f"that shows without JavaScript needs dot (unset {LAYOUT_ENV})")
+    return ("Graphviz's 'dot' program is not installed: the graph is laid out in the browser "
+            "by Viz.js where widgets run; a copy that shows without JavaScript needs dot "
+            "(Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz)")
+
+
 def mimebundle(dot: graphviz.Digraph, text: str) -> dict[str, str]:
-    """What a notebook shows: the SVG (so nbconvert and GitHub show it too), else the hint."""
+    """What a notebook shows: the SVG (so nbconvert and GitHub show it too); without
+    ``dot``, a small widget that lays the DOT out in the browser (Viz.js), over a note
+    for pages without widgets."""
     try:
-        return {"image/svg+xml": svg(dot), "text/plain": text}
-    except MissingGraphviz as exc:
-        return {"text/plain": f"{text}\n{exc}",
-                "text/html": f"<p class='monviz-missing-dot'>{_esc(exc)}</p>"}
+        mode = layout()
+    except MonvizError as exc:  # a bad MONVIZ_LAYOUT: say so where the graph would be
+        return _hint(text, exc)
+    if mode == "dot":
+        try:
+            return {"image/svg+xml": svg(dot), "text/plain": text}
+        except MissingGraphviz as exc:
+            return _hint(text, exc)
+    try:
+        from ..widgets.cfgview import DotView
+
+        bundle = DotView(browser_source(dot))._repr_mimebundle_()
+    except MissingGraphviz as exc:  # no Viz.js either
+        return _hint(text, exc)
+    data = dict(bundle[0] if isinstance(bundle, tuple) else bundle or {})
+    return {**data, **_hint(text, browser_note())}
+
+
+def _hint(text: str, message) -> dict[str, str]:
+    return {"text/plain": f"{text}\n{message}",
+            "text/html": f"<p class='monviz-missing-dot'>{_esc(message)}</p>"}

@@ -4,6 +4,13 @@
 // parsed as XML (never as HTML), stripped of anything active, and each node is tagged
 // data-block=<id>, each edge data-edge=<index into graph.edges>. The `block` and
 // `edge` traits say what is highlighted; a linked Timeline's `cursor` sets them.
+//
+// Without dot in Python (`_layout` "browser": not installed, Pyodide, MONVIZ_LAYOUT),
+// Python sends the DOT text (`_dots`) and this lays it out with Viz.js, Graphviz 16
+// compiled to WebAssembly, whose SVG has the same structure as dot's (g.node / g.edge
+// titled b<id> / b<src>->b<dst>), so it is tagged and highlighted the same way. Viz.js
+// comes from the model `_viz` refers to (its `source` bytes: one per kernel, or the
+// report's host) and is imported from a Blob URL once per page and version.
 
 function h(tag, cls, text) {
   const e = document.createElement(tag);
@@ -33,6 +40,77 @@ function parseSvg(text) {
     }
   }
   return document.importNode(svg, true);
+}
+
+// -- layout in the browser ------------------------------------------------------------
+
+const VIZ = Symbol.for("monviz.viz"); // globalThis[VIZ]: version -> Promise<Viz instance>
+
+function bytesOf(v) {
+  if (v instanceof Uint8Array) return v;
+  if (v instanceof DataView) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  if (v instanceof ArrayBuffer) return new Uint8Array(v);
+  return null;
+}
+
+// One Viz.js instance per page and version, whoever asks first loads it.
+export function loadViz(version, getSource) {
+  const cache = (globalThis[VIZ] ??= new Map());
+  let promise = cache.get(version);
+  if (!promise) {
+    promise = (async () => {
+      const t0 = performance.now();
+      const bytes = bytesOf(await getSource());
+      if (!bytes || !bytes.length) throw new Error(`no Viz.js source for version ${version}`);
+      const url = URL.createObjectURL(new Blob([bytes], { type: "text/javascript" }));
+      try {
+        const mod = await import(/* webpackIgnore: true */ /* @vite-ignore */ url);
+        const viz = await mod.instance();
+        // how long loading took, for tests and benchmarks (once per page and version)
+        try {
+          performance.measure(`monviz viz.js ${version} load`, { start: t0 });
+        } catch {} // an older browser without measure(name, options): no figure
+        return viz;
+      } finally {
+        URL.revokeObjectURL(url);
+      }
+    })();
+    cache.set(version, promise);
+    promise.catch(() => {
+      if (cache.get(version) === promise) cache.delete(version); // let a later view retry
+    });
+  }
+  return promise;
+}
+
+// The Viz.js instance for a model whose `_viz` names the model holding it.
+async function vizFor(model) {
+  const ref = model.get("_viz");
+  if (typeof ref !== "string" || !ref.startsWith("IPY_MODEL_")) {
+    throw new Error("this graph is to be laid out in the browser, and no Viz.js came with it");
+  }
+  const asset = await model.widget_manager.get_model(ref.slice("IPY_MODEL_".length));
+  return loadViz(asset.get("version"), () => asset.get("source"));
+}
+
+// {svg, ms} of each DOT text laid out (promises: two views asking at once share one
+// layout), kept for the last few texts, for every view on the page.
+const laidOut = new Map();
+const LAID_OUT_KEEP = 64;
+
+export function layoutDot(model, dot) {
+  let promise = laidOut.get(dot);
+  if (!promise) {
+    promise = vizFor(model).then((viz) => {
+      const t0 = performance.now();
+      const svg = viz.renderString(dot, { format: "svg", engine: "dot" });
+      return { svg, ms: performance.now() - t0 };
+    });
+    laidOut.set(dot, promise);
+    promise.catch(() => laidOut.delete(dot));
+    if (laidOut.size > LAID_OUT_KEEP) laidOut.delete(laidOut.keys().next().value);
+  }
+  return promise;
 }
 
 class CFGViewView {
@@ -109,6 +187,7 @@ class CFGViewView {
     this.handlers = {
       "change:code": () => this.show(),
       "change:_svgs": () => this.show(),
+      "change:_dots": () => this.show(),
       "change:view": () => {
         this.viewSelect.value = m.get("view");
       },
@@ -127,6 +206,7 @@ class CFGViewView {
   }
 
   dispose() {
+    this.drawing = (this.drawing || 0) + 1; // a layout still running draws nothing
     for (const [ev, f] of Object.entries(this.handlers)) this.model.off(ev, f);
   }
 
@@ -134,11 +214,14 @@ class CFGViewView {
     return this.model.get("_graphs")[this.model.get("code")];
   }
 
-  // Draw the current graph's SVG (when Python has rendered it) and tag its parts.
+  // Draw the current graph's SVG (when Python has rendered it, or once the browser has
+  // laid its DOT out) and tag its parts.
   show() {
     const key = this.model.get("code");
     this.select.value = key;
-    const text = this.model.get("_svgs")[key];
+    const svgText = this.model.get("_svgs")[key];
+    const dotText = svgText ? null : (this.model.get("_dots") || {})[key];
+    const text = svgText || dotText;
     if (key === this.shownKey && this.svg && text === this.shownText) return this.highlight();
     this.canvas.textContent = "";
     this.svg = null;
@@ -146,16 +229,40 @@ class CFGViewView {
     this.edgeEls = new Map();
     this.shownKey = key;
     this.shownText = text;
+    const token = (this.drawing = (this.drawing || 0) + 1);
+    this.root.dataset.ready = "0";
     if (!text) {
-      this.canvas.appendChild(h("div", "monviz-cfg-wait", "drawing the graph…"));
-      this.root.dataset.ready = "0";
+      const why = this.model.get("_error");
+      this.canvas.appendChild(h("div", "monviz-cfg-wait",
+        why && this.model.get("_layout") === "browser" ? "(no graph: see above)" : "drawing the graph…"));
       return;
     }
+    if (svgText) return this.draw(key, svgText, "dot");
+    this.canvas.appendChild(h("div", "monviz-cfg-wait", "laying the graph out in the browser…"));
+    layoutDot(this.model, dotText).then(
+      ({ svg, ms }) => {
+        if (token !== this.drawing) return; // another graph was asked for meanwhile
+        this.root.dataset.layoutMs = ms.toFixed(1);
+        this.draw(key, svg, "browser");
+      },
+      (err) => {
+        if (token !== this.drawing) return;
+        this.canvas.textContent = "";
+        this.canvas.appendChild(h("div", "monviz-cfg-wait",
+          `(could not lay the graph out in the browser: ${err && err.message || err})`));
+        this.root.dataset.ready = "error";
+        console.error(err);
+      });
+  }
+
+  draw(key, text, layout) {
+    this.canvas.textContent = "";
     const svg = parseSvg(text);
     if (!svg) {
       this.canvas.appendChild(h("div", "monviz-cfg-wait", "(could not read the graph's SVG)"));
       return;
     }
+    this.root.dataset.layout = layout;
     svg.classList.add("monviz-cfg-svg");
     const g = this.graph();
     // nodes are titled b<id>; edges b<src>->b<dst>, in the order of graph.edges
@@ -317,7 +424,35 @@ class CFGViewView {
   }
 }
 
+// DotView: one DOT text laid out by Viz.js, nothing to point at (a ControlFlowGraph's
+// display in a notebook without dot).
+function renderDot(model, el) {
+  const root = h("div", "monviz-cfgview monviz-dotview");
+  const canvas = root.appendChild(h("div", "monviz-cfg-canvas"));
+  canvas.appendChild(h("div", "monviz-cfg-wait", "laying the graph out in the browser…"));
+  root.dataset.ready = "0";
+  el.appendChild(root);
+  layoutDot(model, model.get("_dot")).then(({ svg, ms }) => {
+    canvas.textContent = "";
+    const node = parseSvg(svg);
+    if (node) {
+      node.classList.add("monviz-cfg-svg");
+      canvas.appendChild(node);
+    }
+    root.dataset.layout = "browser";
+    root.dataset.layoutMs = ms.toFixed(1);
+    root.dataset.ready = node ? "1" : "error";
+  }, (err) => {
+    canvas.textContent = "";
+    canvas.appendChild(h("div", "monviz-cfg-wait",
+      `(could not lay the graph out in the browser: ${err && err.message || err})`));
+    root.dataset.ready = "error";
+    console.error(err);
+  });
+}
+
 function render({ model, el }) {
+  if (model.get("_dot")) return renderDot(model, el);
   let view;
   try {
     view = new CFGViewView(model, el);

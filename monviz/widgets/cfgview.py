@@ -10,6 +10,13 @@ trace that ran (each with its overlay of counts) and follows a linked
 event, and the branch or jump just taken.
 
 SVGs are rendered when first shown (a ``dot`` run each, ~50 ms), the first few eagerly.
+
+Without ``dot`` (not installed, Pyodide/JupyterLite, or ``MONVIZ_LAYOUT=browser``: see
+:func:`monviz.render.graph.layout`) the view sends each graph's DOT text instead
+(``_dots``) and the browser lays it out with Viz.js, Graphviz compiled to WebAssembly.
+Viz.js (1.2 MB) travels once per kernel, in one :class:`VizAsset` model that every
+view refers to (``_viz``), and is loaded once per page and version (cached on
+``globalThis``), however many views and graphs there are.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import pathlib
 
 import anywidget
+import ipywidgets
 import traitlets
 
 from ..cfg import ControlFlowGraph, cfg
@@ -73,6 +81,41 @@ def _drawn(graph: ControlFlowGraph) -> list[int]:
     return out
 
 
+class VizAsset(ipywidgets.Widget):
+    """Viz.js's ES module, in a model with no view: sent to the browser once per kernel,
+    for every :class:`CFGView` and :class:`DotView` that lays graphs out there."""
+
+    version = traitlets.Unicode("").tag(sync=True)
+    source = traitlets.Bytes(b"").tag(sync=True)
+
+
+_asset: VizAsset | None = None
+
+
+def viz_asset() -> VizAsset:
+    """The kernel's one :class:`VizAsset` (made again if it was closed)."""
+    global _asset
+    if _asset is None or getattr(_asset, "comm", None) is None:
+        version, data = render_graph.viz_js()
+        _asset = VizAsset(version=version, source=data)
+    return _asset
+
+
+class DotView(anywidget.AnyWidget):
+    """A DOT text laid out in the browser by Viz.js, with nothing to point at: what a
+    :class:`~monviz.cfg.ControlFlowGraph` displays as in a notebook without ``dot``."""
+
+    _esm = _HERE / "cfgview.js"
+    _css = _HERE / "cfgview.css"
+
+    _dot = traitlets.Unicode("").tag(sync=True)
+    _viz = traitlets.Instance(VizAsset, allow_none=True).tag(
+        sync=True, **ipywidgets.widget_serialization)
+
+    def __init__(self, dot: str, **kwargs) -> None:
+        super().__init__(_dot=dot, _viz=viz_asset(), **kwargs)
+
+
 class CFGView(anywidget.AnyWidget):
     """A code object's control-flow graph in a widget, optionally with a trace's counts.
 
@@ -99,6 +142,11 @@ class CFGView(anywidget.AnyWidget):
     _graphs = traitlets.Dict().tag(sync=True)
     _order = traitlets.List().tag(sync=True)
     _svgs = traitlets.Dict().tag(sync=True)
+    #: where graphs are laid out: "dot" (``_svgs``, here) or "browser" (``_dots``, Viz.js)
+    _layout = traitlets.Unicode("dot").tag(sync=True)
+    _dots = traitlets.Dict().tag(sync=True)
+    _viz = traitlets.Instance(VizAsset, allow_none=True).tag(
+        sync=True, **ipywidgets.widget_serialization)
     _error = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, code_or_cfg, trace: Trace | None = None, *, view: str = "source",
@@ -112,11 +160,13 @@ class CFGView(anywidget.AnyWidget):
         self._entries: dict[str, tuple[ControlFlowGraph, int | None]] = {}
         first = self._collect(code_or_cfg, trace)
         graphs = {key: {**_describe(g), "cid": cid} for key, (g, cid) in self._entries.items()}
-        super().__init__(_graphs=graphs, _order=list(self._entries), view=view, **kwargs)
+        layout, error, viz = _choose_layout()
+        super().__init__(_graphs=graphs, _order=list(self._entries), view=view, _layout=layout,
+                         _viz=viz, _error=error, **kwargs)
         self.code = first
         eager = EAGER if trace is None or len(trace) <= BIG else 1
         for key in list(self._entries)[:eager]:
-            self._ensure_svg(key)
+            self._ensure_drawn(key)
 
     def _collect(self, code_or_cfg, trace: Trace | None) -> str:
         """Fill ``_entries`` (trace code objects ``c{index}``, others ``g{n}``); the first key."""
@@ -175,8 +225,17 @@ class CFGView(anywidget.AnyWidget):
         self.edge = -1 if edge is None else edge
 
     # -- rendering --------------------------------------------------------------
+    def dot_of(self, key: str | None = None) -> str:
+        """The DOT text of a graph (default: the one shown), with its overlay when there is
+        one: what the browser lays out when there is no ``dot`` here."""
+        return render_graph.browser_source(self._digraph(key))
+
     def svg_of(self, key: str | None = None) -> str:
-        """The SVG of a graph (default: the one shown), with its overlay when there is one."""
+        """The SVG of a graph (default: the one shown), with its overlay when there is one,
+        laid out by ``dot`` (:class:`~monviz.render.graph.MissingGraphviz` without it)."""
+        return render_graph.svg(self._digraph(key))
+
+    def _digraph(self, key: str | None):
         key = key or self.code
         graph, cid = self._entries[key]
         overlay = None
@@ -189,15 +248,19 @@ class CFGView(anywidget.AnyWidget):
             except MonvizError as exc:  # recorded by another Python: no counts
                 self._error = str(exc)
         sources = self._trace.sources if self._trace is not None else None
-        return render_graph.svg(render_graph.to_dot(graph, overlay, view=self.view,
-                                                    sources=sources))
+        return render_graph.to_dot(graph, overlay, view=self.view, sources=sources)
 
-    def _ensure_svg(self, key: str) -> None:
-        if key in self._svgs or key not in self._entries:
+    def _ensure_drawn(self, key: str) -> None:
+        """Lay out one graph (SVG by ``dot``), or give the browser its DOT text."""
+        if key not in self._entries or key in self._svgs or key in self._dots:
+            return
+        if self._layout == "browser":
+            if self._viz is not None:  # else _error says why nothing can lay it out
+                self._dots = {**self._dots, key: self.dot_of(key)}
             return
         try:
             text = self.svg_of(key)
-        except MonvizError as exc:  # no dot: say so in the widget
+        except MonvizError as exc:  # MONVIZ_LAYOUT=dot and no dot: say so in the widget
             self._error = str(exc)
             return
         self._svgs = {**self._svgs, key: text}
@@ -206,7 +269,7 @@ class CFGView(anywidget.AnyWidget):
     def _code_changed(self, change) -> None:
         # errors inside observers are swallowed by traitlets/ipywidgets: surface them
         try:
-            self._ensure_svg(change["new"])
+            self._ensure_drawn(change["new"])
         except Exception as exc:
             self._error = f"could not draw {change['new']}: {type(exc).__name__}: {exc}"
             self.log.exception("CFGView could not draw %s", change["new"])
@@ -217,7 +280,8 @@ class CFGView(anywidget.AnyWidget):
             self._error = f"unknown view {change['new']!r}"
             return
         self._svgs = {}
-        self._ensure_svg(self.code)
+        self._dots = {}
+        self._ensure_drawn(self.code)
 
     def __repr__(self) -> str:
         g = self.graph
@@ -228,6 +292,11 @@ class CFGView(anywidget.AnyWidget):
         bundle = super()._repr_mimebundle_(**kwargs)
         data = bundle[0] if isinstance(bundle, tuple) else bundle
         svg = self._svgs.get(self.code)
+        if svg is None and self._layout == "browser":  # no dot run for a static copy
+            note = (self._error if self._viz is None and self._error  # why nothing draws
+                    else render_graph.browser_note())
+            data["text/html"] = f"<p class='monviz-missing-dot'>{_escape(note)}</p>"
+            return bundle
         if svg is None:
             try:
                 svg = self.svg_of()
@@ -236,6 +305,20 @@ class CFGView(anywidget.AnyWidget):
                 return bundle
         data["image/svg+xml"] = svg
         return bundle
+
+
+def _choose_layout() -> tuple[str, str, VizAsset | None]:
+    """(layout, error, Viz.js asset) for a new view: see :func:`render_graph.layout`."""
+    try:
+        layout = render_graph.layout()
+    except MonvizError as exc:
+        return "dot", str(exc), None
+    if layout == "dot":
+        return "dot", "", None
+    try:
+        return "browser", "", viz_asset()
+    except MonvizError as exc:  # neither dot nor Viz.js
+        return "browser", str(exc), None
 
 
 def _escape(text: str) -> str:

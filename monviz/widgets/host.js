@@ -12,6 +12,11 @@
 // gives. The widget modules come base64 too and are imported from data: URLs, so
 // nothing is fetched from anywhere: the page works from file:// with no network.
 // Every user-derived string goes into the DOM as text (textContent), never as HTML.
+//
+// A report made without Graphviz's dot carries the graphs as DOT text and Viz.js
+// (Graphviz in WebAssembly) as one more buffer of the payload: `info.viz` names it. It
+// becomes the model a notebook's VizAsset would be, found through the graph model's
+// `widget_manager.get_model` as in a notebook, and cfgview.js lays each graph out.
 
 function same(a, b) {
   if (a === b) return true;
@@ -53,6 +58,25 @@ export class Model {
   save_changes() {}
 
   send() {}
+}
+
+// What a widget finds through model.widget_manager: the other models of the page, by id.
+export class Manager {
+  constructor() {
+    this.models = new Map();
+  }
+
+  add(id, model) {
+    this.models.set(id, model);
+    model.widget_manager = this;
+    return model;
+  }
+
+  async get_model(id) {
+    const model = this.models.get(id);
+    if (!model) throw new Error(`no model ${id} in this report`);
+    return model;
+  }
 }
 
 function base64Bytes(text) {
@@ -125,6 +149,12 @@ export async function boot({ data, timelineModule, cfgModule }) {
   const status = document.getElementById("monviz-status");
   try {
     const { info, buffers } = await unpack(data);
+    const manager = new Manager();
+    if (info.viz) { // laid out here: the Viz.js module's bytes, not a timeline column
+      manager.add(info.viz.model, new Model({ version: info.viz.version,
+                                              source: buffers[info.viz.buffer] }));
+      delete buffers[info.viz.buffer];
+    }
     const [{ default: tl }, cfgMod] = await Promise.all([
       import(timelineModule),
       cfgModule ? import(cfgModule) : Promise.resolve(null),
@@ -135,7 +165,7 @@ export async function boot({ data, timelineModule, cfgModule }) {
     let cfg = null;
     const cfgEl = document.getElementById("monviz-cfg");
     if (info.cfg && cfgMod) {
-      cfg = new Model({ ...info.cfg, cursor: timeline.get("cursor") || {} });
+      cfg = manager.add("cfg", new Model({ ...info.cfg, cursor: timeline.get("cursor") || {} }));
       timeline.on("change:cursor", () => cfg.set("cursor", timeline.get("cursor")));
       cfgMod.default.render({ model: cfg, el: cfgEl });
     } else if (info.cfg_missing) {
