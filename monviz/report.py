@@ -6,7 +6,7 @@ the trace's columns, its source text, every control-flow graph already laid out
 as SVG — and nothing it must fetch: no URL, font or script from elsewhere, so
 it opens from ``file://`` offline, and it can be mailed, attached or handed in.
 Without Graphviz's ``dot`` (or with ``MONVIZ_LAYOUT=browser``) the graphs travel as
-DOT text with Viz.js (Graphviz in WebAssembly, 1.2 MB, about 0.5 MB more in the
+DOT text with Viz.js (Graphviz in WebAssembly, 1.2 MB, about 0.63 MB more in the
 file) inside the payload, and the page lays each out when it is first shown.
 
 The widgets run unchanged: ``widgets/host.js`` gives them a small model in place
