@@ -202,7 +202,7 @@ echo "== all passed =="
 endef
 
 # ---------------------------------------------------------------------------------------
-.PHONY: setup sid-setup system-deps need-dot need-cc test test-newer test-fast lab bench docs lint clean clean-chroot help
+.PHONY: viz setup sid-setup system-deps need-dot need-cc test test-newer test-fast lab bench docs lint clean clean-chroot help
 
 # Every system package is installed by one apt step, first (system-deps); only then are the
 # three independent parts built in parallel (venvs, sid chroot), none of which runs apt itself.
@@ -212,7 +212,13 @@ endef
 # in well under a second.
 setup: ## apt gcc+graphviz+chromium+debootstrap (one step), then .venv (3.13), .venv-3.12, sid chroot
 	@$(MAKE) -s system-deps
-	$(MAKE) -s -j4 $(STAMP) $(STAMP312) sid-setup
+	$(MAKE) -s -j4 $(STAMP) $(STAMP312) sid-setup viz
+
+# Viz.js (Graphviz in WebAssembly, pinned in tools/fetch-viz) lays graphs out in the browser where
+# there is no dot (JupyterLite, a machine without Graphviz); fetched from the npm registry once,
+# shipped in monviz's package data (monviz/widgets/vendor/, git-ignored).
+viz:
+	@tools/fetch-viz
 
 # The sid chroot for 3.14/3.15 is built here, with the venvs, so that the 3.13 run's
 # monviz.compare tests find it ready. Where it cannot be had, `make test` says so.
@@ -222,7 +228,7 @@ sid-setup:
 # Graphviz's dot renders graphs; chromium is for the browser tests (never `playwright install`);
 # gcc builds the compiled recorder (monviz._speedups) when monviz is installed; debootstrap
 # builds the sid chroot (as root, until the chroot exists).
-SYSTEM_DEPS := gcc=gcc dot=graphviz chromium=chromium
+SYSTEM_DEPS := gcc=gcc dot=graphviz chromium=chromium npm=npm
 system-deps:
 	@deps="$(SYSTEM_DEPS)"
 	if [ "$$(id -u)" = 0 ] && [ ! -e .chroot/sid/etc/monviz-sid-base ]; then deps+=" debootstrap=debootstrap"; fi
@@ -260,7 +266,7 @@ $(STAMP312): pyproject.toml setup.py monviz/_speedups.c | need-cc
 # first a check that the compiled backend is active (see check-backend), the tests with it, then
 # the recorder tests again with the pure-Python backend. $(PURE_ENV) from the caller's
 # environment is dropped, so that the first runs do use the compiled backend.
-test: setup ## ruff; on 3.13 (suite + nbval) and 3.12, 3.14, 3.15 (unit + nbval-lax): backend check, tests, recorder tests again pure-Python
+test: setup lite ## ruff; on 3.13 (suite + nbval) and 3.12, 3.14, 3.15 (unit + nbval-lax): backend check, tests, recorder tests again pure-Python
 	@$(stop-on-ctrl-c)
 	unset $(PURE_ENV)
 	failed=()
@@ -313,7 +319,7 @@ lint: $(STAMP) ## ruff check . (formatting is not enforced)
 	@$(VENV)/bin/ruff check .
 
 # LAB_ARGS adds options, e.g. `make lab LAB_ARGS=--port=8899`.
-lab: $(STAMP) need-dot ## JupyterLab on tutorials/ at 127.0.0.1
+lab: $(STAMP) need-dot viz ## JupyterLab on tutorials/ at 127.0.0.1
 	@root_flag=; [ "$$(id -u)" = 0 ] && root_flag=--allow-root
 	exec $(VENV)/bin/jupyter lab tutorials/ --ip=127.0.0.1 $$root_flag $(LAB_ARGS)
 
@@ -332,7 +338,7 @@ docs: $(STAMP) ## the tutorials as a static HTML site in docs/site (views as sta
 # .cache/lite/ and checked against tools/lite/pins.toml; a rebuild with both in place takes ~10 s
 # and needs no network.
 .PHONY: lite serve-lite
-lite: ## JupyterLite site of the tutorials in build/lite, working offline (Pyodide, no server)
+lite: viz ## JupyterLite site of the tutorials in build/lite, working offline (Pyodide, no server)
 	@py=$$(tools/find-python any)
 	"$$py" tools/lite/build.py
 
@@ -353,8 +359,8 @@ serve-lite: ## serve build/lite with http.server: http://127.0.0.1:8000/lab/inde
 clean-chroot: ## remove the Python 3.14/3.15 sid chroot (.chroot/)
 	@$(SIDPY) clean
 
-clean: ## remove venvs, caches and build output (build/, the in-place monviz/*.so)
-	@rm -rf $(VENV) $(VENV312) .pytest_cache .ruff_cache .hypothesis build dist \
+clean: ## remove venvs, caches and build output (build/, the in-place monviz/*.so, fetched Viz.js, .cache/)
+	@rm -rf $(VENV) $(VENV312) .venv-lite .cache monviz/widgets/vendor/*.js .pytest_cache .ruff_cache .hypothesis build dist \
 	  .coverage .coverage.* htmlcov test-artifacts *.egg-info monviz/*.so
 	find . \( -path ./.git -o -path './.venv*' -o -path './.chroot*' \) -prune \
 	  -o \( -name __pycache__ -o -name .ipynb_checkpoints \) -type d -exec rm -rf {} +
