@@ -16,7 +16,11 @@ at each recording, so a test or a notebook can switch). Where the extension
 could not be built (no C compiler at install time: pip prints nothing about an
 optional extension that failed), monviz says so once, at the first recording.
 Free-threaded builds (3.13t/3.14t) always use the pure-Python backend: the
-recorder relies on the GIL to serialise its callbacks.
+recorder relies on the GIL to serialise its callbacks. So does CPython on
+WebAssembly (Pyodide, JupyterLite: ``monviz.versions.NO_C_EXTENSION``), where the
+extension is not built; there the extension is not even looked for (a mounted
+desktop checkout holds an x86 ``.so``), and nothing is said at the first
+recording, since no reinstall would change it: ``describe()`` says why.
 """
 
 from __future__ import annotations
@@ -26,11 +30,15 @@ import sys
 import warnings
 from types import ModuleType
 
+from .versions import NO_C_EXTENSION
+
 PURE_ENV = "MONVIZ_PURE_PYTHON"
 COMPILED, PYTHON = "compiled", "python"
 
 
 def _import_speedups() -> tuple[ModuleType | None, str]:
+    if NO_C_EXTENSION:
+        return None, NO_C_EXTENSION
     gil = getattr(sys, "_is_gil_enabled", lambda: True)
     if not gil():
         return None, "this is a free-threaded Python, which the compiled recorder does not support"
@@ -70,9 +78,13 @@ def describe() -> str:
 
 
 def tell_once() -> None:
-    """At the first recording without the compiled backend (not asked for), say why once."""
+    """At the first recording without the compiled backend (not asked for), say why once.
+
+    Not where the platform has no C extension at all (WebAssembly): nothing to fix there.
+    """
     global _told
-    if _told or speedups is not None or forced_pure():
+    no_fix = bool(NO_C_EXTENSION) and why_not == NO_C_EXTENSION
+    if _told or speedups is not None or forced_pure() or no_fix:
         return
     _told = True
     warnings.warn(

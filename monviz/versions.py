@@ -12,7 +12,12 @@
   inline cache, 3.14 added ``NOT_TAKEN`` and ``POP_ITER`` and
   ``code.co_branches()``.
 
-Other modules ask this one instead of testing ``sys.version_info`` themselves.
+The platform matters too (the section "Platform" below): CPython compiled to
+WebAssembly (Pyodide, JupyterLite; ``sys.platform == "emscripten"``) cannot
+start threads or subprocesses and has no C compiler to build extensions with.
+
+Other modules ask this one instead of testing ``sys.version_info`` or
+``sys.platform`` themselves.
 Event *values* are never hard-coded anywhere: they are read from the running
 interpreter's ``sys.monitoring.events``.
 """
@@ -25,6 +30,45 @@ from types import CodeType
 
 PY = sys.version_info[:2]
 VERSION = "{}.{}".format(*PY)
+
+# -- Platform ------------------------------------------------------------------------
+
+#: CPython compiled to WebAssembly: Emscripten (Pyodide, JupyterLite) or WASI.
+WEBASSEMBLY: bool = sys.platform in ("emscripten", "wasi")
+
+#: The platform, for messages: "emscripten (WebAssembly: Pyodide, JupyterLite)" or "linux".
+PLATFORM: str = {"emscripten": "emscripten (WebAssembly: Pyodide, JupyterLite)",
+                 "wasi": "wasi (WebAssembly)"}.get(sys.platform, sys.platform)
+
+#: This interpreter can start threads. Pyodide's CPython is built without pthreads:
+#: ``_thread.start_new_thread`` raises RuntimeError("can't start new thread").
+#: ``sys._emscripten_info.pthreads`` says whether an Emscripten build has them.
+HAS_THREADS: bool = (
+    bool(getattr(getattr(sys, "_emscripten_info", None), "pthreads", False))
+    if WEBASSEMBLY else True)
+
+#: This interpreter can start subprocesses (``subprocess.run``); Emscripten and WASI
+#: cannot (OSError "emscripten does not support processes"), nor can iOS and friends
+#: (the same set as the standard library's ``subprocess._can_fork_exec``).
+HAS_SUBPROCESSES: bool = sys.platform not in ("emscripten", "wasi", "ios", "tvos", "watchos")
+
+#: ``asyncio.run()`` suspends its caller's C stack and runs the coroutines from the
+#: JavaScript event loop (Pyodide's WebLoop, with WebAssembly stack switching): a
+#: coroutine's ``f_back`` chain ends in the loop and never reaches ``asyncio.run``'s
+#: caller, though that caller's frame is still open. monviz's depth comes from frame
+#: events, so it still counts the caller; a frame walk does not.
+ASYNCIO_RUN_SWITCHES_STACKS: bool = sys.platform == "emscripten"
+
+#: The reason a C extension cannot be loaded here, or "" where it can. Under
+#: WebAssembly monviz's extension is not built (it would have to be compiled with
+#: Emscripten's toolchain for that very Python); a desktop build's ``.so`` lying in the
+#: same source tree (a mounted checkout) must not even be tried.
+NO_C_EXTENSION: str = (
+    f"this is CPython {sys.version.split()[0]} on {PLATFORM}, where monviz's C extension "
+    f"is not built" if WEBASSEMBLY else "")
+
+
+# -- sys.monitoring ------------------------------------------------------------------
 
 #: BRANCH_LEFT / BRANCH_RIGHT exist (3.14+); BRANCH is then a deprecated alias.
 HAS_BRANCH_LEFT_RIGHT: bool = hasattr(sys.monitoring.events, "BRANCH_LEFT")
