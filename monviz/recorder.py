@@ -14,6 +14,9 @@ Design (measured in ``../shared/reference/recording-cost.md`` and
   free variables are default arguments, appending one tuple (see
   :mod:`monviz._stream`). No clock except on frame events, no cap check per
   event: a watchdog thread stops monitoring when the buffer passes the cap.
+  Where no thread can start (WebAssembly: ``versions.HAS_THREADS``), each
+  callback is wrapped to compare the buffer's length with a threshold instead
+  (:meth:`_Session._capped`): the same cap, at one more call per event.
 * **Teardown always.** However recording ends, the tool's global and local
   events are cleared, its callbacks unregistered and its id freed, so
   ``sys.monitoring`` is exactly as it was (3.12/3.13's ``free_tool_id`` alone
@@ -47,7 +50,7 @@ from .errors import (
 from .scope import ScopeFilter, check_scope
 from .source import compile_source
 from .values import ATOMS, Snapshot, bounded_repr, snapshot
-from .versions import FREE_TOOL_ID_CANDIDATES, RESERVED_TOOL_IDS, clear_tool
+from .versions import FREE_TOOL_ID_CANDIDATES, HAS_THREADS, RESERVED_TOOL_IDS, clear_tool
 
 mon = sys.monitoring
 _E = catalogue.CATALOGUE
@@ -194,6 +197,10 @@ class _Session:
         # Python-level code would show up in scope="all" recordings.
         self.done = _thread.allocate_lock()
         self.exited = _thread.allocate_lock()
+        #: without a watchdog thread: the buffer length past which the callbacks count
+        #: kept rows (:meth:`_capped`), and the rows counted so far (kept, looked at)
+        self.cap_at = [max_events * _stream.WIDTH]
+        self.cap_count = [0, 0]
         self.t0 = 0
         self.level0 = 0
 
@@ -273,6 +280,8 @@ class _Session:
         for name, func in callbacks.items():
             bit = _E[name].bit
             if bit & self.enabled:
+                if not HAS_THREADS:  # no watchdog: the callback checks the cap itself
+                    func = self._capped(func, len(_E[name].args) + 1)
                 mon.register_callback(self.tool, bit, self.with_values(name, func))
                 if bit not in self.registered:
                     self.registered.append(bit)
@@ -483,6 +492,8 @@ class _Session:
 
     # -- cap ---------------------------------------------------------------
     def _start_cap_watch(self) -> None:
+        if not HAS_THREADS:  # the callbacks check the cap (_capped)
+            return
         self.done.acquire()
         self.exited.acquire()
         _thread.start_new_thread(self._watch_cap, ())
@@ -517,6 +528,60 @@ class _Session:
                     return
         finally:
             self.exited.release()
+
+    def _capped(self, func: Callable, nargs: int) -> Callable:
+        """The callback, then a check of the cap: for platforms where no watchdog can run.
+
+        One comparison of the buffer's length with a threshold per event; past it,
+        :meth:`over_threshold` counts the kept rows the way the watchdog does and
+        either stops monitoring (one kept event past the cap, as the compiled
+        backend: ``dropped`` is then 1) or moves the threshold to the first length
+        at which the cap could be passed.
+        """
+        buf, at, over = self.buf, self.cap_at, self.over_threshold
+        if nargs == 2:
+            def capped2(code, x, func=func, b=buf, n=len, at=at, over=over):
+                r = func(code, x)
+                if n(b) > at[0]:
+                    return over(r)
+                return r
+            return capped2
+        if nargs == 3:
+            def capped3(code, x, y, func=func, b=buf, n=len, at=at, over=over):
+                r = func(code, x, y)
+                if n(b) > at[0]:
+                    return over(r)
+                return r
+            return capped3
+
+        def capped4(code, x, y, z, func=func, b=buf, n=len, at=at, over=over):
+            r = func(code, x, y, z)
+            if n(b) > at[0]:
+                return over(r)
+            return r
+        return capped4
+
+    def over_threshold(self, result: object) -> object:
+        """The buffer passed the threshold: count its new rows; stop past ``max_events`` kept.
+
+        Returns the callback's own result (``DISABLE`` for code out of scope).
+        """
+        buf, width, cap = self.buf, _stream.WIDTH, self.max_events
+        rows = len(buf) // width
+        kept, counted = self.cap_count
+        if self.enabled & ~self.requested:  # rows of frame events not asked for: not kept
+            keep = bytes(map(self.keeps, range(len(_stream.KINDS))))
+            kinds = _stream.kinds_of(buf, counted, threaded=self.threaded)
+            kept += kinds.translate(keep + bytes(256 - len(keep))).count(1)
+        else:  # every row is kept
+            kept = rows
+        self.cap_count[:] = kept, rows
+        if kept > cap:  # one event past the cap: certainly truncated
+            self.truncated = True
+            self.stop_monitoring()
+            return None
+        self.cap_at[0] = (rows + cap - kept) * width  # kept can pass cap no sooner
+        return result
 
     # -- stop --------------------------------------------------------------
     def stop_monitoring(self) -> None:
