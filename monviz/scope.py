@@ -42,6 +42,9 @@ def _library_dirs() -> tuple[str, ...]:
         dirs.add(user_site)
     dirs.update(p for p in sys.path
                 if p.rstrip(os.sep).endswith(("site-packages", "dist-packages")))
+    # The zipped standard library (python314.zip; Pyodide imports the stdlib and its own
+    # pyodide package from /lib/python314.zip/...): its modules' files are inside it.
+    dirs.update(p for p in sys.path if p.endswith("python{}{}.zip".format(*sys.version_info)))
     return tuple(sorted({os.path.realpath(d) + os.sep for d in dirs} | {d + os.sep for d in dirs}))
 
 
