@@ -7,6 +7,11 @@ or disappear (the JUMP out of an ``except`` handler on 3.12, the CALL of
 version, in a subprocess (``python -m monviz record``), and aligns the streams
 on what stays comparable — event family, code object, source line — so that
 what differs stands out.
+
+Where no subprocess can start (CPython on WebAssembly: Pyodide, JupyterLite;
+``monviz.versions.HAS_SUBPROCESSES``), :func:`compare` raises
+:class:`~monviz.errors.MonvizError` saying so; :func:`align` still lines up
+traces recorded elsewhere (saved with ``Trace.to_json``).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from dataclasses import dataclass, field
 from . import interpreters
 from .errors import InvalidArgumentError, MonvizError
 from .trace import Event, Trace
+from .versions import HAS_SUBPROCESSES, PLATFORM
 
 #: 3.14's branch events, compared with BRANCH on older versions.
 _BRANCH_FAMILY = {"BRANCH_LEFT": "BRANCH", "BRANCH_RIGHT": "BRANCH"}
@@ -182,6 +188,14 @@ def _run_child(found: interpreters.Interpreter, args: list[str], source: str, ti
         return done, out.read()
 
 
+def no_subprocesses() -> str:
+    """Why :func:`compare` cannot run on this platform."""
+    return (f"monviz.compare() records the code under each Python version in a subprocess "
+            f"(python -m monviz record), and this platform, CPython {interpreters.THIS} on "
+            f"{PLATFORM}, cannot start subprocesses; monviz.record() works here, and "
+            f"compare() does on a desktop Python")
+
+
 def compare(source: str, versions: Iterable[str] = interpreters.SUPPORTED, events=None, *,
             timeout: float = 300) -> Comparison:
     """Record ``source`` under each Python version and line the streams up.
@@ -189,7 +203,8 @@ def compare(source: str, versions: Iterable[str] = interpreters.SUPPORTED, event
     Each version runs ``python -m monviz record`` in a subprocess (3.14/3.15
     through the sid chroot where that is how they are available). A version
     that cannot be run is listed in ``unavailable`` with the reason, never
-    silently dropped.
+    silently dropped. Where subprocesses cannot start at all (WebAssembly), it
+    raises :class:`~monviz.errors.MonvizError`.
     """
     if not isinstance(source, str):
         raise InvalidArgumentError(f"compare() needs source text, not {type(source).__name__}")
@@ -199,6 +214,8 @@ def compare(source: str, versions: Iterable[str] = interpreters.SUPPORTED, event
         raise InvalidArgumentError(
             f"unsupported Python version(s) {', '.join(map(repr, bad))}: "
             f"choose from {', '.join(interpreters.SUPPORTED)}")
+    if not HAS_SUBPROCESSES:
+        raise MonvizError(no_subprocesses())
     args = ["-m", "monviz", "record", "-", "--json", "--filename", FILENAME]
     if events is not None:
         spec = events if isinstance(events, str | int) else ",".join(map(str, events))

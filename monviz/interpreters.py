@@ -3,7 +3,9 @@
 3.12 and 3.13 are usually on PATH or in pyenv; 3.14 and 3.15 may only exist in the
 project's Debian sid chroot (``tools/sid-python``, in a source checkout, as root).
 Each interpreter runs monviz from this very source tree (``PYTHONPATH``), so the
-same recorder code records under every version.
+same recorder code records under every version. Where no subprocess can start
+(WebAssembly: ``monviz.versions.HAS_SUBPROCESSES``) there is none to run, not even
+this very Python again: :func:`find` says so.
 """
 
 from __future__ import annotations
@@ -16,8 +18,13 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 
+from .errors import MonvizError
+from .versions import HAS_SUBPROCESSES, PLATFORM
+
 #: The versions monviz supports, oldest first.
 SUPPORTED = ("3.12", "3.13", "3.14", "3.15")
+#: This interpreter's version, X.Y.Z.
+THIS = "{}.{}.{}".format(*sys.version_info[:3])
 
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _SID_RUNNER = os.path.join(_PACKAGE_PARENT, "tools", "sid-python")
@@ -39,6 +46,9 @@ class Interpreter:
         ``pass_fds`` stay open in the child (also inside the sid chroot, which has
         ``/proc``, so the child can open them as ``/dev/fd/N``).
         """
+        if not HAS_SUBPROCESSES:
+            raise MonvizError(f"cannot run Python {self.version}: {PLATFORM} cannot start "
+                              f"subprocesses")
         return subprocess.run([*self.argv, *args], input=stdin, capture_output=True, text=True,
                               timeout=timeout, env={**os.environ, **self.env},
                               pass_fds=pass_fds)
@@ -61,6 +71,9 @@ def _pyenv_root() -> str:
 @functools.cache
 def find(version: str) -> Interpreter | str:
     """An :class:`Interpreter` for ``version`` ("3.14"), or a sentence saying why there is none."""
+    if not HAS_SUBPROCESSES:
+        return (f"this platform, CPython {THIS} on {PLATFORM}, cannot start subprocesses, "
+                f"so no Python can be run from it")
     env = {"PYTHONPATH": _PACKAGE_PARENT, "PYTHONDONTWRITEBYTECODE": "1"}
     if "{}.{}".format(*sys.version_info[:2]) == version:
         return Interpreter(version, (sys.executable,), "this process", env)
