@@ -16,6 +16,7 @@ from collections import Counter
 from itertools import pairwise
 
 import pytest
+from platform_marks import needs_threads
 
 import monviz
 from monviz import _stream
@@ -86,7 +87,8 @@ THREADS = ("import threading\ndef work(n):\n    return n * 2\n"
 
 
 @pytest.mark.parametrize("backend", ["compiled", "python"])
-@pytest.mark.parametrize("source", [RECURSIVE, GENERATOR, UNWINDS, THREADS],
+@pytest.mark.parametrize("source", [RECURSIVE, GENERATOR, UNWINDS,
+                                    pytest.param(THREADS, marks=needs_threads)],
                          ids=["recursive", "generator", "unwinds", "threads"])
 def test_every_event_is_in_the_file_once_and_the_file_keeps_the_format(source, backend,
                                                                        use_backend):
@@ -131,6 +133,7 @@ def test_an_exception_closes_each_frame_it_unwinds():
     assert raised[0]["cat"] == "exception"
 
 
+@needs_threads
 def test_each_thread_has_its_own_named_track():
     trace = monviz.record(THREADS)
     doc = parsed(trace)

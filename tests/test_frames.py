@@ -14,6 +14,7 @@ import threading
 import weakref
 
 import pytest
+from platform_marks import needs_threads
 from sysmon_state import spying, state
 
 import monviz
@@ -313,6 +314,7 @@ def test_values_after_the_cap_stay_consistent(backend, use_backend):
         trace.frames_at(99)[-1].locals["i"]))))
 
 
+@needs_threads
 def test_threads_each_show_their_own_frames():
     src = """\
 import threading
@@ -363,6 +365,7 @@ def test_bad_values_arguments_are_named():
         monviz.record("x = 1\n", values=True).frames_at(10_000)
 
 
+@needs_threads
 def test_a_with_block_recorder_in_another_thread_records_that_thread():
     out = {}
 

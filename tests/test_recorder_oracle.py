@@ -32,11 +32,12 @@ import weakref
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from platform_marks import params, runnable
 from raw_recorder import EVENTS, RawRecorder
 
 import monviz
 from monviz.events import CATALOGUE
-from monviz.versions import BRANCH_EVENTS
+from monviz.versions import ASYNCIO_RUN_SWITCHES_STACKS, BRANCH_EVENTS
 
 MONVIZ_TOOL, ORACLE_TOOL = 4, 3
 #: BRANCH, or BRANCH_LEFT and BRANCH_RIGHT on 3.14+ (where BRANCH is their deprecated alias)
@@ -499,6 +500,27 @@ PROGRAMS: dict[str, str] = {
     """,
 }
 
+#: Programs that start a thread, and those that run coroutines with asyncio.run().
+THREADED = {"threads"}
+ASYNCIO = {"asyncio_run", "async_for"}
+#: One parameter per program (those in THREADED skip where no thread can start), and the
+#: programs that loops over every program run here.
+PROGRAM_PARAMS = params(PROGRAMS, THREADED)
+RUNNABLE = runnable(PROGRAMS, THREADED)
+
+
+def depth_agrees(name: str, ev, detail: dict) -> bool:
+    """monviz's depth (from frame events) is the depth the oracle's frame walk finds.
+
+    Except where asyncio.run() switches stacks (Pyodide): the coroutines it runs have
+    frames that do not link back to ``main``, which is still open, so the walk finds one
+    frame less than monviz counts for them (and the same for coroutines ``main`` drives
+    itself, and for ``main``'s own events).
+    """
+    if ASYNCIO_RUN_SWITCHES_STACKS and name in ASYNCIO and ev.code.qualname != "main":
+        return ev.depth - detail["depth"] in (0, 1)
+    return ev.depth == detail["depth"]
+
 
 def bits(names) -> int:
     out = 0
@@ -568,7 +590,7 @@ def assert_same_stream(expected: list, actual: list, label: str) -> None:
 # -- the streams -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", PROGRAMS)
+@pytest.mark.parametrize("name", PROGRAM_PARAMS)
 def test_every_event_matches_the_oracle(name):
     trace, raw = record_both(name, ALL)
     if len(trace.threads) > 1:
@@ -588,7 +610,7 @@ def test_every_event_matches_the_oracle(name):
 @pytest.mark.parametrize("event", ALL)
 def test_one_event_alone_matches_the_oracle_in_every_program(event):
     """Asked for one event, monviz keeps exactly that event's stream (frame events dropped)."""
-    for name in PROGRAMS:
+    for name in RUNNABLE:
         trace, raw = record_both(name, [event])
         assert_same_stream(oracle_rows(raw, [event]), monviz_rows(trace), f"{name}, {event}")
         assert {e.event for e in trace} <= {event}
@@ -603,7 +625,7 @@ def test_one_event_alone_matches_the_oracle_in_every_program(event):
     ["PY_YIELD", "PY_RESUME", "LINE"],
 ], ids="+".join)
 def test_event_combinations_match_the_oracle(events):
-    for name in PROGRAMS:
+    for name in RUNNABLE:
         trace, raw = record_both(name, events)
         assert_same_stream(oracle_rows(raw, events), monviz_rows(trace), f"{name}, {events}")
 
@@ -611,7 +633,7 @@ def test_event_combinations_match_the_oracle(events):
 def test_the_programs_raise_every_event_of_this_interpreter():
     """The oracle tests above cover the whole catalogue, not a convenient part of it."""
     seen = set()
-    for name in PROGRAMS:
+    for name in RUNNABLE:
         _, raw = record_both(name, ALL)
         seen |= {row[0] for row in raw.rows}
     assert seen == set(ALL)
@@ -658,7 +680,7 @@ def _plain(text: str) -> bool:
     return len(text) <= 60 and "{" not in text
 
 
-@pytest.mark.parametrize("name", PROGRAMS)
+@pytest.mark.parametrize("name", PROGRAM_PARAMS)
 def test_fields_agree_with_the_oracle(name):
     """depth, thread, time_ns, callable, arg0, value and exception, event by event."""
     trace, raw = record_both(name, ALL)
@@ -668,7 +690,7 @@ def test_fields_agree_with_the_oracle(name):
     for ev, d in zip(trace, details):
         where = f"{name} event {ev.index} {ev.event} in {ev.code.qualname}"
         assert d["frame_ok"], f"oracle could not see the frame of {where}"
-        assert ev.depth == d["depth"], where
+        assert depth_agrees(name, ev, d), (where, ev.depth, d["depth"])
         assert ev.thread == d["thread"], where
         if name != "threads":
             assert ev.thread == me, where
@@ -837,10 +859,12 @@ def test_the_oracle_itself_leaves_no_tool_behind():
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.sampled_from(sorted(PROGRAMS)), st.sets(st.sampled_from(ALL), min_size=1))
+@given(st.sampled_from(sorted(RUNNABLE)), st.sets(st.sampled_from(ALL), min_size=1))
 def test_any_event_set_matches_the_oracle(name, events):
     events = sorted(events)
     trace, raw = record_both(name, events)
     assert_same_stream(oracle_rows(raw, events), monviz_rows(trace), f"{name}, {events}")
     details = oracle_details(raw, events)
-    assert [e.depth for e in trace] == [d["depth"] for d in details]
+    assert len(trace) == len(details)
+    assert all(depth_agrees(name, e, d) for e, d in zip(trace, details)), (
+        [e.depth for e in trace], [d["depth"] for d in details])

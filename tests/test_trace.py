@@ -11,6 +11,7 @@ import threading
 from collections import Counter
 
 import pytest
+from platform_marks import needs_threads
 
 import monviz
 from monviz import Event, Trace
@@ -163,6 +164,7 @@ def test_a_trace_without_failure_has_no_exception(trace):
     assert trace.truncated is False and trace.dropped == 0
 
 
+@needs_threads
 def test_threads_are_the_threads_that_produced_events_recording_thread_first():
     def work(out):
         for i in range(50):
@@ -239,6 +241,7 @@ def test_a_long_recording_takes_at_most_20_bytes_per_event():
     assert trace.nbytes / len(trace) <= 20
 
 
+@needs_threads
 def test_events_of_interleaved_threads_keep_their_thread_code_and_depth():
     """Threads switching every few microseconds: each event still names its own thread,
     and the per-thread call depth is right (a thread switch can fall between any two
