@@ -17,6 +17,7 @@ import textwrap
 from collections import Counter
 
 import pytest
+from platform_marks import needs_subprocesses
 from sysmon_state import EVENT_BITS, spying
 
 import monviz
@@ -148,6 +149,7 @@ def marked(text: str, mark: str) -> set[int]:
     return {n for n, line in enumerate(text.splitlines(), 1) if line.endswith(f"# {mark}")}
 
 
+@needs_subprocesses
 def test_coverage_sysmon_core_still_measures_while_monviz_records(tmp_path):
     pytest.importorskip("coverage", reason="coverage is not installed in this environment")
     script = tmp_path / "script.py"

@@ -5,7 +5,8 @@ Each test runs a program twice in child processes, plainly and under ``monviz ru
 and compares what can be seen from outside: the program's stdout and stderr byte for
 byte (monviz's one line of its own is asked away with ``-q``, or looked for after
 the program's output), the exit status, and what the program saw (argv, ``__name__``,
-``sys.path[0]``, ``__file__``, ``__spec__``, its annotations).
+``sys.path[0]``, ``__file__``, ``__spec__``, its annotations). Where no subprocess can
+start (Pyodide) those tests skip; the in-process ones still run.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 import textwrap
 
 import pytest
+from platform_marks import needs_subprocesses
 
 import monviz
 from monviz import run
@@ -63,6 +65,7 @@ def write(tmp_path, name, text) -> str:
 # -- the program sees what python would show it -----------------------------------------
 
 
+@needs_subprocesses
 def test_a_script_sees_its_argv_name_path_and_file_as_under_python(tmp_path):
     write(tmp_path, "sub/prog.py", SEES)
     plain, recorded, report = both(tmp_path, "sub/prog.py", "a", "--flag", "-m", "x")
@@ -75,6 +78,7 @@ def test_a_script_sees_its_argv_name_path_and_file_as_under_python(tmp_path):
     assert report.exists()
 
 
+@needs_subprocesses
 def test_a_module_run_with_dash_m_sees_what_python_dash_m_shows_it(tmp_path):
     write(tmp_path, "pkg/__init__.py", "")
     write(tmp_path, "pkg/tool.py", SEES)
@@ -85,6 +89,7 @@ def test_a_module_run_with_dash_m_sees_what_python_dash_m_shows_it(tmp_path):
     assert report.exists()
 
 
+@needs_subprocesses
 def test_a_package_runs_its_main_module_as_with_python_dash_m(tmp_path):
     write(tmp_path, "app/__init__.py", "")
     write(tmp_path, "app/__main__.py", SEES)
@@ -93,6 +98,7 @@ def test_a_package_runs_its_main_module_as_with_python_dash_m(tmp_path):
     assert json.loads(recorded.stdout)["spec"] == "app.__main__"
 
 
+@needs_subprocesses
 def test_standard_input_and_output_are_the_programs_own(tmp_path):
     write(tmp_path, "echo.py", """
         import sys
@@ -106,6 +112,7 @@ def test_standard_input_and_output_are_the_programs_own(tmp_path):
         "HELLO\n", "to stderr\n")
 
 
+@needs_subprocesses
 def test_monviz_says_what_it_wrote_after_the_programs_output(tmp_path):
     write(tmp_path, "hi.py", "import sys\nprint('hi')\nprint('err', file=sys.stderr)\n")
     done = python("-m", "monviz", "run", "hi.py", cwd=tmp_path)
@@ -118,6 +125,7 @@ def test_monviz_says_what_it_wrote_after_the_programs_output(tmp_path):
 # -- it ends as python would ----------------------------------------------------------
 
 
+@needs_subprocesses
 @pytest.mark.parametrize("ending, status", [
     ("pass", 0), ("raise SystemExit(3)", 3), ("sys.exit('bye <now>')", 1),
     ("sys.exit(None)", 0), ("raise ValueError('bad')", 1), ("1/0", 1),
@@ -137,6 +145,7 @@ def test_the_exit_status_and_stderr_are_pythons(tmp_path, ending, status):
     assert report.exists()
 
 
+@needs_subprocesses
 def test_a_traceback_shows_only_the_programs_frames(tmp_path):
     write(tmp_path, "tb.py", "def f():\n    raise KeyError('k')\nf()\n")
     _, recorded, _ = both(tmp_path, "tb.py")
@@ -144,6 +153,7 @@ def test_a_traceback_shows_only_the_programs_frames(tmp_path):
     assert recorded.stderr.startswith("Traceback (most recent call last):\n  File \"")
 
 
+@needs_subprocesses
 def test_a_script_that_raises_still_yields_the_report_with_the_exception(tmp_path):
     write(tmp_path, "raises.py", "def f(n):\n    return 1 / n\nf(1)\nf(0)\n")
     _, recorded, report = both(tmp_path, "raises.py")
@@ -152,6 +162,7 @@ def test_a_script_that_raises_still_yields_the_report_with_the_exception(tmp_pat
     assert "the program raised <code>ZeroDivisionError" in text
 
 
+@needs_subprocesses
 def test_ctrl_c_writes_the_report_and_ends_the_process_by_sigint(tmp_path):
     write(tmp_path, "ctrlc.py", "def f():\n    raise KeyboardInterrupt\nf()\n")
     plain, recorded, report = both(tmp_path, "ctrlc.py")
@@ -161,6 +172,7 @@ def test_ctrl_c_writes_the_report_and_ends_the_process_by_sigint(tmp_path):
     assert report.exists()
 
 
+@needs_subprocesses
 def test_a_syntax_error_is_shown_as_python_shows_it_and_nothing_runs(tmp_path):
     write(tmp_path, "bad.py", "x = (\n")
     plain, recorded, report = both(tmp_path, "bad.py")
@@ -168,12 +180,14 @@ def test_a_syntax_error_is_shown_as_python_shows_it_and_nothing_runs(tmp_path):
     assert not report.exists()
 
 
+@needs_subprocesses
 @pytest.mark.parametrize("program", [["missing.py"], ["-m", "no_such_module_here"]])
 def test_a_missing_program_is_reported_as_python_reports_it(tmp_path, program):
     plain, recorded, _ = both(tmp_path, *program)
     assert (recorded.returncode, recorded.stderr) == (plain.returncode, plain.stderr)
 
 
+@needs_subprocesses
 def test_threads_the_program_started_are_waited_for_and_recorded(tmp_path):
     write(tmp_path, "threads.py", """
         import threading, time
@@ -193,6 +207,7 @@ def test_threads_the_program_started_are_waited_for_and_recorded(tmp_path):
 # -- options ----------------------------------------------------------------------------
 
 
+@needs_subprocesses
 def test_recording_options_are_those_of_the_monitor_magic(tmp_path):
     write(tmp_path, "opts.py", "def f(x):\n    return x\ndef g(x):\n    return f(x)\ng(1)\n")
     out = tmp_path / "t.json"
@@ -204,6 +219,7 @@ def test_recording_options_are_those_of_the_monitor_magic(tmp_path):
     assert set(trace.totals()) == {"PY_START", "LINE"}
 
 
+@needs_subprocesses
 def test_max_events_caps_the_recording_and_says_so(tmp_path):
     write(tmp_path, "loop.py", "for i in range(1000):\n    pass\n")
     done = python("-m", "monviz", "run", "--max-events", "50", "loop.py", cwd=tmp_path)
@@ -212,6 +228,7 @@ def test_max_events_caps_the_recording_and_says_so(tmp_path):
     assert "more not kept (--max-events)" in done.stderr
 
 
+@needs_subprocesses
 @pytest.mark.parametrize("options, says", [
     (["--events", "LINEZ"], "LINEZ"), (["--scope", "mine"], "mine"),
     (["--tool-id", "9"], "9"), (["--max-events", "0"], "max_events"),
@@ -254,6 +271,7 @@ def test_a_recorded_program_leaves_argv_path_and_main_as_they_were(tmp_path):
     assert {c.qualname for c in outcome.trace.codes()} == {"<module>"}
 
 
+@needs_subprocesses
 def test_format_chrome_writes_a_chrome_trace_of_the_run(tmp_path):
     from test_chrome import check_format
 
@@ -266,6 +284,7 @@ def test_format_chrome_writes_a_chrome_trace_of_the_run(tmp_path):
     assert [e["name"] for e in doc["traceEvents"] if e["ph"] == "B"] == ["<module>"] + ["f"] * 4
 
 
+@needs_subprocesses
 def test_values_option_puts_the_variables_in_the_report(tmp_path):
     write(tmp_path, "loop.py", "total = 0\nfor k in range(3):\n    total += k\n")
     done = python("-m", "monviz", "run", "--values", "-o", "r.html", "loop.py", cwd=tmp_path)
