@@ -277,10 +277,16 @@ def _legend(dot: graphviz.Digraph, with_counts: bool) -> None:
 
 
 def svg(dot: graphviz.Digraph) -> str:
-    """Lay the graph out with ``dot`` and return the SVG text."""
+    """Lay the graph out with ``dot`` and return the SVG text.
+
+    Where no program can be started (Pyodide: ``subprocess`` raises ``OSError``), there
+    is no ``dot`` either: the same :class:`MissingGraphviz` as on a machine without it.
+    """
+    if sys.platform == "emscripten":
+        raise MissingGraphviz(INSTALL_HINT)
     try:
         return dot.pipe(format="svg", encoding="utf-8")
-    except graphviz.ExecutableNotFound:
+    except (graphviz.ExecutableNotFound, OSError):
         raise MissingGraphviz(INSTALL_HINT) from None
 
 
