@@ -95,7 +95,7 @@ def test_auto_lays_out_with_dot_when_it_is_on_path_and_in_the_browser_when_not(
 
 def test_pyodide_always_lays_out_in_the_browser(monkeypatch):
     monkeypatch.delenv(drawing.LAYOUT_ENV, raising=False)
-    monkeypatch.setattr(drawing.sys, "platform", "emscripten")
+    monkeypatch.setattr(drawing.versions, "HAS_SUBPROCESSES", False)  # as under Pyodide
     assert not drawing.have_dot()
     assert drawing.layout() == "browser"
 

@@ -27,11 +27,11 @@ import os
 import pathlib
 import re
 import shutil
-import sys
 from typing import TYPE_CHECKING
 
 import graphviz
 
+from .. import versions
 from ..errors import MonvizError
 
 if TYPE_CHECKING:
@@ -85,8 +85,9 @@ class MissingVizJs(MissingGraphviz):
 
 
 def have_dot() -> bool:
-    """Whether Graphviz's ``dot`` can run here (never under Pyodide/Emscripten)."""
-    return sys.platform != "emscripten" and shutil.which("dot") is not None
+    """Whether Graphviz's ``dot`` can run here (never where no program can be started:
+    Pyodide/Emscripten, see :data:`monviz.versions.HAS_SUBPROCESSES`)."""
+    return versions.HAS_SUBPROCESSES and shutil.which("dot") is not None
 
 
 def layout() -> str:
@@ -282,7 +283,7 @@ def svg(dot: graphviz.Digraph) -> str:
     Where no program can be started (Pyodide: ``subprocess`` raises ``OSError``), there
     is no ``dot`` either: the same :class:`MissingGraphviz` as on a machine without it.
     """
-    if sys.platform == "emscripten":
+    if not versions.HAS_SUBPROCESSES:
         raise MissingGraphviz(INSTALL_HINT)
     try:
         return dot.pipe(format="svg", encoding="utf-8")
