@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
+expect = pytest.importorskip("playwright.sync_api").expect
 
 pytestmark = pytest.mark.browser
 
@@ -163,3 +163,36 @@ def test_tutorial_00_and_a_monitor_cell_run_in_the_browser_offline(site, context
              f"timeline: {first_monitor:.1f} s\n")
     (artifacts / "lite-times.txt").write_text(times)
     print(times)
+
+
+TUTORIALS = sorted(p.name for p in (REPO / "tutorials").glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_every_tutorial_runs_top_to_bottom_in_the_browser(site, context, artifacts):
+    """Run All in each tutorial, each in a fresh Pyodide kernel (a page of its own; the
+    browser's cache keeps the runtime, as for a student going through them)."""
+    refused = _only_local(context)
+    results: dict[str, str] = {}
+    for name in TUTORIALS:
+        page = context.new_page()
+        t0 = time.monotonic()
+        page.goto(f"{site}/lab/index.html?path={name}")
+        status = page.locator("#jp-main-statusbar")
+        expect(status).to_contain_text(re.compile(r"Python \(Pyodide\).*\|\s*Idle"), timeout=WAIT)
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+        try:
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]"
+                ".every((p, i) => p.textContent.trim() === `[${i + 1}]:`)", timeout=WAIT)
+            errors = _errors_in(page)
+            results[name] = f"failed: {errors[0]}" if errors else "passed"
+        except Exception as exc:  # noqa: BLE001 - a stuck or failed run is recorded, then shown
+            results[name] = f"failed: {_errors_in(page)[:1] or exc}"
+        results[name] += f" ({time.monotonic() - t0:.1f} s)"
+        page.close()
+    report = "".join(f"{name}: {result}\n" for name, result in results.items())
+    (artifacts / "lite-tutorials.txt").write_text(report)
+    print(report)
+    assert refused == [], f"requests outside the site: {refused}"
+    assert [n for n, r in results.items() if not r.startswith("passed")] == [], report
