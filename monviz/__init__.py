@@ -2,7 +2,8 @@
 
 ``monviz.record(code)`` runs code once and returns a :class:`Trace` of exactly
 the events ``sys.monitoring`` raised; ``monviz.Recorder`` does the same for a
-``with`` block.
+``with`` block. ``trace.save(path)`` writes it to a file, ``monviz.load(path)``
+reads it back.
 """
 
 from __future__ import annotations
@@ -12,15 +13,20 @@ from .backends import backend
 from .cfg import ControlFlowGraph, cfg
 from .compare import Comparison, compare
 from .errors import (
+    CorruptTraceFile,
     InvalidArgumentError,
     InvalidTargetError,
     MonvizError,
     NestedRecordingError,
+    NotATraceFile,
     SourceSyntaxError,
     ToolIdInUse,
+    TraceFileError,
+    TraceFileVersionError,
     UnknownEventError,
 )
 from .recorder import Recorder, record
+from .storage import load
 from .trace import CodeInfo, Event, Trace
 
 __version__ = "0.1.0"
@@ -30,22 +36,27 @@ __all__ = [
     "CodeInfo",
     "Comparison",
     "ControlFlowGraph",
+    "CorruptTraceFile",
     "Event",
     "Explorer",
     "InvalidArgumentError",
     "InvalidTargetError",
     "MonvizError",
     "NestedRecordingError",
+    "NotATraceFile",
     "Recorder",
     "SourceSyntaxError",
     "Timeline",
     "ToolIdInUse",
     "Trace",
+    "TraceFileError",
+    "TraceFileVersionError",
     "UnknownEventError",
     "backend",
     "cfg",
     "compare",
     "events",
+    "load",
     "record",
     "show",
 ]

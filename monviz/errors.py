@@ -37,3 +37,26 @@ class SourceSyntaxError(MonvizError, SyntaxError):
 
 class NestedRecordingError(MonvizError, RuntimeError):
     """``record`` was called while monviz was already recording."""
+
+
+class TraceFileError(MonvizError):
+    """A trace file (``monviz.load``) cannot be read; the message names the file."""
+
+
+class NotATraceFile(TraceFileError, ValueError):
+    """The file is not a monviz trace file (no magic string at its start)."""
+
+
+class TraceFileVersionError(TraceFileError):
+    """The file was written in a newer format version than this monviz reads.
+
+    ``version`` is the file's format version.
+    """
+
+    def __init__(self, message: str, version: int | None = None):
+        super().__init__(message)
+        self.version = version
+
+
+class CorruptTraceFile(TraceFileError, ValueError):
+    """The file is truncated or damaged (a checksum or its header does not match)."""
