@@ -515,3 +515,44 @@ def test_the_static_view_of_a_values_trace_shows_the_last_steps_variables_escape
     frame = trace.frames_at(len(trace) - 1)[-1]
     assert html.count(f"#{frame.objects['xs']} ") == 2  # xs and ys: one object
     assert values_html(monviz.record("x = 1\n")) == ""
+
+
+# -- honest limits: a recording the cap stopped says so, and how to raise it -------------------
+
+
+def test_a_capped_recording_says_what_was_dropped_and_how_to_raise_the_cap():
+    import inspect
+
+    from monviz import magic
+    from monviz.recorder import DEFAULT_MAX_EVENTS
+    from monviz.render.timeline import cap_notice
+
+    full = monviz.record(_TILE)
+    capped = monviz.record(_TILE, max_events=40)
+    assert capped.truncated and capped.dropped >= 1 and len(capped) == 40
+    assert cap_notice(full) is None and _payload.build(full)[0]["cap"] is None
+    head, how = _payload.build(capped)[0]["cap"]
+    assert "stopped at 40 events (the cap)" in head
+    assert f"at least {capped.dropped:,} more" in head
+    # the options it names are the real ones, with a larger cap that they accept
+    assert "max_events=400" in how and "--max-events 400" in how
+    assert "max_events" in inspect.signature(monviz.record).parameters
+    assert '"--max-events"' in inspect.getsource(magic)
+    assert "%%monitor --max-events" in how and "python -m monviz run --max-events" in how
+    run_help = subprocess.run([sys.executable, "-m", "monviz", "run", "--help"],
+                              capture_output=True, text=True, check=True).stdout
+    assert "--max-events" in run_help
+    assert f"the default is {DEFAULT_MAX_EVENTS:,}" in how
+    # the static view carries the same words, escaped
+    html = timeline_html(capped)
+    assert "monviz-cap" in html and "%%monitor --max-events 400" in html
+    assert "monviz-cap" not in timeline_html(full)
+
+
+def test_the_cap_banner_escapes_what_it_shows(monkeypatch):
+    from monviz.render import timeline as render_timeline
+
+    capped = monviz.record(_TILE, max_events=5)
+    monkeypatch.setattr(render_timeline, "cap_notice", lambda trace: [EVIL, EVIL])
+    html = render_timeline.cap_notice_html(capped)
+    assert "<img" not in html and html.count("&lt;img src=x onerror=alert(1)&gt;") == 2

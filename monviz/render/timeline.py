@@ -167,11 +167,59 @@ def summary_html(trace: Trace) -> str:
     return trace_summary_html(trace)
 
 
+def _raised_cap(kept: int) -> int:
+    """A cap to suggest: ten times what was kept, rounded to a round number."""
+    want = max(10 * kept, 10)
+    mag = 10 ** (len(str(want)) - 1)
+    return -(-want // mag) * mag
+
+
+def cap_notice(trace: Trace) -> list[str] | None:
+    """What to say when the cap stopped a recording: a headline and how to raise the cap
+    (the option names of ``monviz.record``, ``%%monitor`` and ``python -m monviz run``).
+
+    ``trace.dropped`` counts only the events raised past the cap before monitoring
+    stopped; the program then ran on unmonitored, and what it did is not counted, so
+    the text says "at least". ``None`` when the recording was not stopped early.
+    """
+    if not trace.truncated:
+        return None
+    from ..recorder import DEFAULT_MAX_EVENTS
+
+    n = len(trace)
+    more = _raised_cap(n)
+    head = (f"Recording stopped at {n:,} events (the cap): at least {trace.dropped:,} more "
+            "were raised and not recorded, and the program ran on unmonitored after that, "
+            "so the timeline ends where the cap was reached.")
+    how = (f"To record more, raise the cap: monviz.record(..., max_events={more:_}), "
+           f"%%monitor --max-events {more} or python -m monviz run --max-events {more} "
+           f"(the default is {DEFAULT_MAX_EVENTS:,}; {MB_PER_MILLION} MB per million events "
+           "in the kernel, and as much sent to the browser).")
+    return [head, how]
+
+
+#: Memory of a recording, per million events (compiled backend, kept columns; measured by
+#: benchmarks/widgets.py: the kernel's RSS grows by about this much, the payload is 6.7 MB).
+MB_PER_MILLION = "about 8-10"
+
+
+def cap_notice_html(trace: Trace) -> str:
+    """:func:`cap_notice` as an escaped banner, or the empty string."""
+    lines = cap_notice(trace)
+    if not lines:
+        return ""
+    style = ("font:13px sans-serif;background:#fff4e5;border:1px solid #f0b35a;"
+             "border-radius:4px;padding:6px 10px;margin:4px 0;color:#5a3b00")
+    return (f"<div class='monviz-cap' role='status' style='{style}'><b>{escape(lines[0])}</b>"
+            f"<br>{escape(lines[1])}</div>")
+
+
 def timeline_html(trace: Trace) -> str:
     """The static fallback of the Timeline widget: overview, legend and summary table."""
     note = ("<p class='monviz-static-note' style='font:12px sans-serif;color:#666'>"
             "Static overview (the interactive timeline needs a running kernel).</p>")
-    return ("<div class='monviz-timeline-static'>" + note + overview_svg(trace)
+    return ("<div class='monviz-timeline-static'>" + note + cap_notice_html(trace)
+            + overview_svg(trace)
             + legend_html(trace) + values_html(trace) + summary_html(trace) + "</div>")
 
 

@@ -29,7 +29,7 @@ from itertools import chain
 from typing import TYPE_CHECKING
 
 from .. import _stream
-from ..render.timeline import CODE_COLOURS, kind_colour, kind_meaning
+from ..render.timeline import CODE_COLOURS, cap_notice, kind_colour, kind_meaning
 from ..values import text_list
 
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ def meta(trace: Trace, described: dict[str, dict]) -> dict:
     codes, files = _codes(trace)
     return {
         "version": FORMAT_VERSION, "n": len(trace), "python": trace.python,
-        "truncated": trace.truncated, "dropped": trace.dropped,
+        "truncated": trace.truncated, "dropped": trace.dropped, "cap": cap_notice(trace),
         "exception": trace.exception_repr, "threads": list(trace._d.threads),
         "kinds": kinds, "tables": tables, "codes": codes, "files": files,
         "columns": described, "code_colours": list(CODE_COLOURS),

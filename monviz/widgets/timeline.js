@@ -568,6 +568,12 @@ class TimelineView {
     head.appendChild(h("span", "monviz-tl-summary", summary));
     if (m.exception) head.appendChild(h("span", "monviz-tl-exc", `raised ${m.exception}`));
     this.root.appendChild(head);
+    if (m.cap) { // the cap stopped the recording: say what is missing and how to get it
+      const banner = h("div", "monviz-cap");
+      banner.setAttribute("role", "status");
+      banner.append(h("strong", "monviz-cap-head", m.cap[0]), h("div", "monviz-cap-how", m.cap[1]));
+      this.root.appendChild(banner);
+    }
 
     // controls
     const bar = h("div", "monviz-tl-controls");

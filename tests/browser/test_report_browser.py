@@ -166,6 +166,33 @@ def test_a_million_event_report_opens_and_steps(offline, tmp_path):
     assert refused == [] and errors == []
 
 
+def test_a_report_the_cap_stopped_says_what_is_missing_and_how_to_raise_the_cap(offline,
+                                                                               tmp_path):
+    page, refused, errors = offline
+    script = tmp_path / "loop.py"
+    script.write_text("total = 0\nfor i in range(1000):\n    total += i\n")
+    done = subprocess.run([sys.executable, "-m", "monviz", "run", "-q", "--max-events", "50",
+                           "-o", "r.html", "loop.py"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    tl, _ = open_report(page, tmp_path / "r.html")
+    banner = tl.locator(".monviz-cap")
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("Recording stopped at 50 events (the cap)")
+    expect(banner).to_contain_text("python -m monviz run --max-events 500")
+    expect(banner).to_contain_text("%%monitor --max-events 500")
+    page.keyboard.press("End")
+    expect(tl).to_have_attribute("data-step", "49")
+    assert refused == [] and errors == []
+
+
+def test_a_report_of_a_whole_recording_has_no_cap_banner(offline, small):
+    page, _, _ = offline
+    tl, _ = open_report(page, small[0])
+    expect(tl).to_have_attribute("data-drawn", "1")
+    expect(tl.locator(".monviz-cap")).to_have_count(0)
+
+
 
 SEARCH = """\
 def search(xs, target):
