@@ -35,9 +35,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import monviz
 
-SIZES = [int(s) for s in os.environ.get("MONVIZ_BENCH_SIZES", "10000,100000,1000000").split(",")]
+SIZES = [int(s) for s in os.environ.get("MONVIZ_BENCH_SIZES",
+                                        "10000,100000,1000000,10000000").split(",")]
 CHROMIUM = "/usr/bin/chromium"
 VALUES = os.environ.get("MONVIZ_BENCH_VALUES", "") not in ("", "0")
+#: the Perfetto file too (slow at 10M events: ``MONVIZ_BENCH_PERFETTO=0`` skips it)
+PERFETTO = os.environ.get("MONVIZ_BENCH_PERFETTO", "1") not in ("", "0")
 
 PROGRAM = '''\
 def fib(n):
@@ -95,7 +98,7 @@ def one_round(r):
     return total
 
 
-for r in range(800):
+for r in range(1200):  # about 12M events: enough for the 10M size
     one_round(r)
 '''
 
@@ -148,6 +151,7 @@ def in_browser(browser, path: Path) -> dict:
     opened = time.perf_counter() - t
     page_ms = float(page.evaluate("document.body.dataset.openMs"))
     out = page.evaluate(STEPS_JS)
+    heap = page.evaluate("(window.gc && window.gc(), performance.memory.usedJSHeapSize)")
     ctx.close()
     assert not refused, refused
     times = out["times"]
@@ -155,7 +159,22 @@ def in_browser(browser, path: Path) -> dict:
     return {"open_s": opened, "page_ms": page_ms, "p50": statistics.median(times),
             "p95": statistics.quantiles(times, n=20)[-1], "max": max(times),
             "work50": statistics.median(work), "work95": statistics.quantiles(work, n=20)[-1],
-            "first_draw_ms": out["firstDraw"]}
+            "first_draw_ms": out["firstDraw"], "heap_mb": heap / 1e6}
+
+
+def perfetto(trace: monviz.Trace, folder: Path, n: int) -> str:
+    """The Perfetto file of the trace: time and size, as one line's tail."""
+    try:
+        from monviz.chrome import save_chrome_trace
+    except ImportError:
+        return "  perfetto: (monviz.chrome not available)"
+    t = time.perf_counter()
+    cpath = save_chrome_trace(trace, folder / f"trace-{n}.json")
+    took = time.perf_counter() - t
+    t = time.perf_counter()
+    gz = save_chrome_trace(trace, folder / f"trace-{n}.json.gz")
+    return (f"  perfetto: {took:5.2f} s {cpath.stat().st_size / 1e6:6.1f} MB, "
+            f".json.gz {time.perf_counter() - t:5.2f} s {gz.stat().st_size / 1e6:5.1f} MB")
 
 
 def main() -> None:
@@ -168,7 +187,8 @@ def main() -> None:
         folder = Path(tmp)
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+            "--disable-component-update", "--disable-sync", "--no-first-run",
+            "--enable-precise-memory-info", "--js-flags=--expose-gc"])
         for n in SIZES:
             trace = record(n, folder)
             t = time.perf_counter()
@@ -176,26 +196,14 @@ def main() -> None:
             build = time.perf_counter() - t
             size = path.stat().st_size
             seen = in_browser(browser, path)
-            chrome = ""
-            try:
-                from monviz.chrome import save_chrome_trace
-            except ImportError:
-                chrome = "  perfetto: (monviz.chrome not available)"
-            else:
-                t = time.perf_counter()
-                cpath = save_chrome_trace(trace, folder / f"trace-{n}.json")
-                took = time.perf_counter() - t
-                t = time.perf_counter()
-                gz = save_chrome_trace(trace, folder / f"trace-{n}.json.gz")
-                chrome = (f"  perfetto: {took:5.2f} s {cpath.stat().st_size / 1e6:6.1f} MB, "
-                          f".json.gz {time.perf_counter() - t:5.2f} s "
-                          f"{gz.stat().st_size / 1e6:5.1f} MB")
+            chrome = perfetto(trace, folder, n) if PERFETTO else ""
             rows.append((n, build, size, seen))
             print(f"{n:>9,} events  build {build:5.2f} s  html {size / 1e6:6.2f} MB "
                   f"({size / n:4.1f} B/event)  open {seen['open_s']:5.2f} s "
                   f"(page {seen['page_ms']:6.0f} ms)  step to paint p50 {seen['p50']:5.1f} ms "
                   f"p95 {seen['p95']:5.1f} ms max {seen['max']:5.1f} ms (work p50 "
-                  f"{seen['work50']:4.1f} ms p95 {seen['work95']:4.1f} ms){chrome}", flush=True)
+                  f"{seen['work50']:4.1f} ms p95 {seen['work95']:4.1f} ms)  tab JS heap "
+                  f"{seen['heap_mb']:5.1f} MB{chrome}", flush=True)
         browser.close()
     big = [r for r in rows if r[0] >= 1_000_000]
     if big:

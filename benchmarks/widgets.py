@@ -16,16 +16,32 @@ It also checks that the payload reads the columns as they are stored (one
 Targets (issue 5): serialisation under 1 s and under 32 MB sent. The in-browser figures
 (time to first draw, per-step latency) are measured by tests/browser/test_widgets_lab.py
 and written to test-artifacts/widget-bench.txt.
+
+``MONVIZ_BENCH_LAB=1`` measures the widget in a real JupyterLab instead (issue 17), at
+``MONVIZ_BENCH_SIZES`` (default 100k, 1M, 10M events of benchmarks/report.py's mixed
+program): per size, a fresh kernel records the trace and displays ``Timeline(trace)``;
+headless Chromium times the cell's run to the widget's first draw (**open**), 200
+ArrowRight steps and 50 scrubber jumps to paint (p50 / p95 / max), then reads the tab's
+JS heap (``performance.memory`` with ``--enable-precise-memory-info``, after a GC) and the
+kernel prints its RSS (now and peak).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
+import re
+import signal
+import socket
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
+from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -36,6 +52,8 @@ from monviz import backends
 from monviz.render.timeline import timeline_html
 from monviz.widgets import Timeline, _payload
 
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
 N = int(os.environ.get("MONVIZ_BENCH_EVENTS", "1000000"))
 REPEATS = int(os.environ.get("MONVIZ_BENCH_REPEATS", "5"))
 
@@ -78,7 +96,173 @@ def python_lines(fn) -> int:
     return count
 
 
+LAB_SIZES = [int(x) for x in
+             os.environ.get("MONVIZ_BENCH_SIZES", "100000,1000000,10000000").split(",")]
+TOKEN = "monviz-bench"
+
+LAB_CELLS = [
+    "import monviz, resource\n"
+    "def rss():\n"
+    "    status = open('/proc/self/status').read()\n"
+    "    return int(status.split('VmRSS:')[1].split()[0]) / 1024\n"
+    "base = rss()\n"
+    "trace = monviz.record(SOURCE, filename=PATH, max_events=N)\n"
+    "print('EVENTS', len(trace))",
+    "view = monviz.Timeline(trace)\nview",
+    "import json\n"
+    "print('RSS ' + json.dumps({'before_mb': round(base, 1), 'now_mb': round(rss(), 1),"
+    " 'peak_mb': round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))",
+]
+
+LAB_STEPS_JS = """async (root) => {
+    const frame = () => new Promise((r) => requestAnimationFrame(() => r()));
+    root.focus();
+    const steps = [];
+    for (let k = 0; k < 200; k++) {
+        const t = performance.now();
+        root.dispatchEvent(new KeyboardEvent('keydown', {key: 'ArrowRight', bubbles: true}));
+        await frame();
+        steps.push(performance.now() - t);
+    }
+    const scrubber = root.querySelector('.monviz-scrubber');
+    const n = Number(scrubber.max);
+    const jumps = [];
+    for (let k = 0; k < 50; k++) {
+        const t = performance.now();
+        scrubber.value = String(Math.floor(((k * 7919) % 50) / 50 * n));
+        scrubber.dispatchEvent(new Event('input'));
+        await frame();
+        jumps.push(performance.now() - t);
+    }
+    if (window.gc) window.gc();
+    return {steps, jumps, heap: performance.memory ? performance.memory.usedJSHeapSize : null};
+}"""
+
+
+@contextlib.contextmanager
+def _jupyterlab():
+    """A JupyterLab on a free port with every Jupyter directory in a temp home: (base, root)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        home, root = Path(tmp) / "home", Path(tmp) / "root"
+        settings = home / "settings" / "@jupyterlab" / "apputils-extension"
+        settings.mkdir(parents=True)
+        root.mkdir()
+        (settings / "notification.jupyterlab-settings").write_text(
+            '{"fetchNews": "false", "checkForUpdates": false}')
+        env = {**os.environ, "JUPYTER_CONFIG_DIR": str(home / "config"),
+               "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "IPYTHONDIR": str(home / "ipy"),
+               "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
+               "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
+                                                           os.environ.get("PYTHONPATH")]))}
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
+               "--ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}",
+               f"--ServerApp.root_dir={root}"]
+        if hasattr(os, "getuid") and os.getuid() == 0:
+            cmd.append("--allow-root")
+        with open(home / "lab.log", "wb") as log:
+            proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+            base = f"http://127.0.0.1:{port}"
+            try:
+                deadline = time.monotonic() + 90
+                while True:
+                    try:
+                        with urllib.request.urlopen(f"{base}/api/status?token={TOKEN}",
+                                                    timeout=2):
+                            break
+                    except OSError:
+                        if proc.poll() is not None or time.monotonic() > deadline:
+                            raise RuntimeError("JupyterLab did not start") from None
+                        time.sleep(0.2)
+                yield base, root
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+def _run_cell(page, index: int):
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+    cell.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Control+Enter")
+    return cell
+
+
+def _lab_one(browser, base: str, root: Path, n: int) -> dict:
+    import nbformat
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from report import PROGRAM
+
+    path = root / "mixed.py"
+    path.write_text(PROGRAM)
+    setup = f"SOURCE = {PROGRAM!r}\nPATH = {str(path)!r}\nN = {n}\n"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(setup + LAB_CELLS[0]),
+                *map(nbformat.v4.new_code_cell, LAB_CELLS[1:])]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    name = f"bench-{n}.ipynb"
+    nbformat.write(nb, root / name)
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    page.goto(f"{base}/lab/tree/{name}?token={TOKEN}")
+    page.locator(".jp-NotebookPanel").wait_for(timeout=90_000)
+    idle = page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\|\s*Idle"))
+    idle.wait_for(timeout=90_000)
+    out = _run_cell(page, 0).locator(".jp-OutputArea-output")
+    out.get_by_text(f"EVENTS {n}").wait_for(timeout=300_000)
+    idle.wait_for(timeout=60_000)
+    t = time.perf_counter()
+    _run_cell(page, 1)
+    root_el = page.locator(".monviz-timeline[data-drawn='1']").first
+    root_el.wait_for(timeout=600_000)
+    opened = time.perf_counter() - t
+    idle.wait_for(timeout=600_000)
+    got = page.evaluate(LAB_STEPS_JS, root_el.element_handle())
+    rss_out = _run_cell(page, 2).locator(".jp-OutputArea-output")
+    rss_out.get_by_text("RSS").wait_for(timeout=60_000)
+    rss = json.loads(rss_out.inner_text().split("RSS", 1)[1])
+    ctx.close()
+    steps, jumps = got["steps"], got["jumps"]
+    return {"n": n, "open_s": opened, "p50": statistics.median(steps),
+            "p95": statistics.quantiles(steps, n=20)[-1], "max": max(steps),
+            "jump50": statistics.median(jumps), "jump95": statistics.quantiles(jumps, n=20)[-1],
+            "jump_max": max(jumps), "heap_mb": (got["heap"] or 0) / 1e6, "rss": rss}
+
+
+def lab_main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    print(f"monviz Timeline widget in JupyterLab (Python {platform.python_version()}, backend "
+          f"{backends.describe()}, Chromium {CHROMIUM})", flush=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run",
+            "--enable-precise-memory-info", "--js-flags=--expose-gc"])
+        for n in LAB_SIZES:
+            with _jupyterlab() as (base, root):  # its own server and kernel per size
+                r = _lab_one(browser, base, root, n)
+            rss = r["rss"]
+            print(f"{n:>11,} events  open {r['open_s']:6.2f} s  step p50 {r['p50']:5.1f} ms "
+                  f"p95 {r['p95']:5.1f} ms max {r['max']:6.1f} ms  scrub p50 {r['jump50']:5.1f} "
+                  f"p95 {r['jump95']:5.1f} max {r['jump_max']:6.1f} ms  tab JS heap "
+                  f"{r['heap_mb']:6.1f} MB  kernel RSS {rss['now_mb']:6.1f} MB (peak "
+                  f"{rss['peak_mb']:.1f}, {rss['before_mb']:.1f} before recording)", flush=True)
+        browser.close()
+
+
 def main() -> None:
+    if os.environ.get("MONVIZ_BENCH_LAB", "") not in ("", "0"):
+        lab_main()
+        return
     if backends.speedups is not None:
         os.environ.pop(backends.PURE_ENV, None)  # record with the compiled backend
     backend = backends.describe()
