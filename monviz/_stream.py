@@ -42,7 +42,7 @@ from __future__ import annotations
 import functools
 from array import array
 from bisect import bisect_right
-from itertools import accumulate, compress, count, repeat
+from itertools import accumulate, compress, count, islice, repeat
 from operator import add, and_, is_, ne, rshift, sub
 
 from .events import CATALOGUE
@@ -214,21 +214,13 @@ def decode(buf: list, *, code_ids: dict[int, int], keep_mask: int, threads: list
     user's event bit set (the recorder also enables frame events it needs; those
     rows are dropped here unless asked for). At most ``max_events`` rows are
     kept; the rest are counted in ``dropped``. ``a_bound`` bounds offsets and
-    lines, to save a pass.
+    lines, to save a pass. The buffer is consumed (cleared), to free it early.
     """
     rows = len(buf) // WIDTH
     del buf[rows * WIDTH:]
     out = Decoded()
     threaded = len(threads) > 1
     kinds = out.kind = kinds_of(buf, threaded=threaded)
-    b, c = buf[3::WIDTH], buf[4::WIDTH]
-    codes = buf[1::WIDTH]
-    # a run of one code object ends where a row's code is not the previous row's
-    same = bytes(map(is_, codes[1:], codes[:-1]))
-    out.code_start = [0, *compress(count(1), same.translate(_NOT))] if rows else []
-    out.code_id = list(map(code_ids.get, map(id, map(codes.__getitem__, out.code_start)),
-                           repeat(_NONE)))
-    out.a = buf[2::WIDTH]
     out.level0 = level0
     out.depth = []
     out.threads = list(threads)
@@ -236,15 +228,36 @@ def decode(buf: list, *, code_ids: dict[int, int], keep_mask: int, threads: list
     if threaded:
         _threads(out, list(map(rshift, buf[0::WIDTH], repeat(THREAD_SHIFT))))
 
-    def pick(column: list, table: bytes) -> list:
-        return list(compress(column, kinds.translate(table)))
+    # Memory: the buffer (5 pointers a row, and the ints they hold) is the peak; each
+    # slot is read in place (islice) into the short lists each table needs, then the
+    # buffer is released before interning, so no full-length copy of a slot is added
+    # to it but the offsets column.
+    def slot(k: int):
+        return islice(buf, k, None, WIDTH)
 
-    out.jump_dest = pick(b, LAYOUT.jumps)
-    out.time_ns = list(map(sub, pick(b, LAYOUT.timed), repeat(t0)))
+    def pick(k: int, table: bytes) -> list:
+        return list(compress(slot(k), kinds.translate(table)))
+
+    # a run of one code object starts where a row's code is not the previous row's
+    starts = b"\x01" + bytes(map(is_, slot(1 + WIDTH), slot(1))).translate(_NOT) if rows else b""
+    out.code_start = list(compress(count(), starts))
+    out.code_id = list(map(code_ids.get, map(id, compress(slot(1), starts)), repeat(_NONE)))
+    out.jump_dest = pick(3, LAYOUT.jumps)
+    times = pick(3, LAYOUT.timed)
+    funcs = pick(3, LAYOUT.calls)
+    returned = pick(4, LAYOUT.values)
+    args = pick(4, LAYOUT.calls)
+    out.a = buf[2::WIDTH]
+    buf.clear()  # what the tables need of it, they reference
+    out.time_ns = list(map(sub, times, repeat(t0)))
+    del times
     out.values = []
-    out.value_ids = _intern(pick(c, LAYOUT.values), out.values)
-    out.call_arg0 = _intern(pick(c, LAYOUT.calls), out.values)
-    out.call_func = _intern_callables(pick(b, LAYOUT.calls), out.values)
+    out.value_ids = _intern(returned, out.values)
+    del returned
+    out.call_arg0 = _intern(args, out.values)
+    del args
+    out.call_func = _intern_callables(funcs, out.values)
+    del funcs
 
     keep = kinds.translate(bytes([1 if bit & keep_mask else 0 for bit in kind_bits]
                                  + [0] * (256 - len(kind_bits))))
@@ -316,7 +329,8 @@ def pack(out: Decoded, a_bound: int | None = None, n_codes: int | None = None) -
     out.thread_start = narrow(out.thread_start, n, signed=False)
     out.thread_idx = narrow(out.thread_idx, len(out.threads), signed=False)
     out.jump_dest = narrow(out.jump_dest, a_bound)
-    out.time_ns = array("q", out.time_ns)
+    # ns since the start (never negative, but keep a sign should a clock step back)
+    out.time_ns = narrow(out.time_ns, signed=min(out.time_ns, default=0) < 0)
     nvalues = len(out.values)
     for name in ("value_ids", "call_arg0", "call_func"):
         setattr(out, name, narrow(getattr(out, name), nvalues, signed=False))
@@ -345,8 +359,8 @@ def _intern(raw: list, values: list[str]) -> list[int]:
     types = set(map(type, raw))
     if types - _BY_VALUE:  # objects kept by reference (object.__repr__, MISSING) may be
         # unhashable or define __eq__: they are told apart by identity (alive meanwhile)
-        keys = [(type(v), v) if type(v) in _BY_VALUE else (None, id(v)) for v in raw]
-    elif len(types & _NUMBERS) > 1 or len(types & _STRINGS) > 1:
+        return _intern_mixed(raw, values)
+    if len(types & _NUMBERS) > 1 or len(types & _STRINGS) > 1:
         keys = list(zip(map(type, raw), raw))
     else:
         keys = raw
@@ -356,6 +370,29 @@ def _intern(raw: list, values: list[str]) -> list[int]:
     for ordinal in seen.values():
         dense[ordinal] = len(values)
         values.append(display(raw[ordinal]))
+    return list(map(dense.__getitem__, first))
+
+
+def _intern_mixed(raw: list, values: list[str]) -> list[int]:
+    """:func:`_intern` when objects kept by reference are among the values: keys are
+    ``(type, value)`` for atoms and ``(None, id)`` for those objects.
+
+    Rows are interned by identity first (one C pass: every value is alive, so one id
+    is one object), then only the distinct objects by key, in a Python loop: entries
+    come out in the order of each key's first row, as a pass over every row would give.
+    """
+    by_id: dict = {}
+    first = list(map(by_id.setdefault, map(id, raw), count()))
+    keys: dict = {}
+    dense = {}
+    for ordinal in by_id.values():
+        v = raw[ordinal]
+        key = (type(v), v) if type(v) in _BY_VALUE else (None, id(v))
+        j = keys.get(key)
+        if j is None:
+            j = keys[key] = len(values)
+            values.append(display(v))
+        dense[ordinal] = j
     return list(map(dense.__getitem__, first))
 
 
