@@ -18,10 +18,24 @@ What the JavaScript side relies on:
   for that table in ``meta["tables"]``.
 * ``code_start``/``code_id`` and ``thread_start``/``thread_idx`` are runs.
 * ``values`` is the UTF-8 JSON list of value strings the tables index.
+
+Chunks (issue 17). The columns are cut into chunks of consecutive events
+(:class:`Chunks`): chunk ``k`` holds events ``[start, end)`` — the dense columns'
+slices, the runs that cover them (the first one's start moved to ``start``), and
+each rank-ordered table's slice from the chunk's first rank (``ranks``). A trace
+of at most :data:`STREAM_ABOVE` events is one chunk: the buffers are then exactly
+the columns (a report always is). Past that, the Timeline widget sends chunk 0 and
+``meta["stream"]`` (chunk size and count, each table's full length, the deepest
+depth and the count per kind, so the view lays out for the whole trace at once);
+the browser draws and steps at once and asks for the other chunks (and the value
+strings) with custom messages, in order, appending each as it comes. Measured at
+10M events in JupyterLab (benchmarks/widgets.py): sending it all at once took 11.7 s
+before the first draw, almost all of it the comm carrying 75 MB.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import linecache
 from array import array
@@ -48,6 +62,15 @@ COLUMNS = ("kind", "a", "depth", "code_start", "code_id", "thread_start", "threa
 #: Source text sent for files the trace did not keep (live code of other files), at most.
 SOURCE_BUDGET = 4 << 20
 
+#: A Timeline of more events than this streams its columns in chunks (a report never does).
+STREAM_ABOVE = 2_000_000
+#: Events per chunk when streaming (about 7 MB of columns).
+CHUNK = 1 << 20
+#: The rank-ordered tables (``meta["tables"]`` names which kinds have a row in each).
+TABLES = ("jump_dest", "time_ns", "value_ids", "call_func", "call_arg0")
+DENSE = ("kind", "a", "depth")
+RUNS = (("code_start", "code_id"), ("thread_start", "thread_idx"))
+
 
 def _depth_column(trace: Trace) -> array | memoryview:
     depth = trace.depths()
@@ -64,16 +87,106 @@ def _column(trace: Trace, name: str) -> array | memoryview:
     return col if isinstance(col, array | memoryview) else array("q", col)
 
 
+def values_buffer(trace: Trace) -> bytes:
+    """The value strings the tables index, as UTF-8 JSON."""
+    return json.dumps(text_list(trace._d.values), ensure_ascii=False).encode()
+
+
 def columns(trace: Trace) -> tuple[dict[str, bytes], dict[str, dict]]:
-    """The binary buffers (name -> bytes) and their descriptions (type, length)."""
-    buffers: dict[str, bytes] = {}
-    described: dict[str, dict] = {}
-    for name in COLUMNS:
-        col = _column(trace, name)
-        buffers[name] = col.tobytes()
-        described[name] = {"type": TYPES[_stream.typecode(col)], "length": len(col)}
-    buffers["values"] = json.dumps(text_list(trace._d.values), ensure_ascii=False).encode()
-    return buffers, described
+    """The binary buffers (name -> bytes) and their descriptions (type, length), whole."""
+    head, buffers = Chunks(trace, max(len(trace), 1)).chunk(0)
+    buffers["values"] = values_buffer(trace)
+    return buffers, head["columns"]
+
+
+class Chunks:
+    """The trace's columns cut into chunks of ``size`` events (see the module docstring).
+
+    Nothing is copied until a chunk is asked for; the ranks at the chunk boundaries
+    come from ``bytes.count`` per kind and chunk, so no Python loop runs per event.
+    """
+
+    def __init__(self, trace: Trace, size: int) -> None:
+        self.trace = trace
+        self.size = size
+        n = len(trace)
+        self.count = max(1, -(-n // size))
+        self.cols = {name: _column(trace, name) for name in COLUMNS}
+        kinds = _stream.as_bytes(trace._d.kind)
+        present = range(len(trace.kind_names))
+        totals = [kinds.count(bytes([k])) for k in present]
+        if sum(totals) != n:  # kinds the names do not cover (never recorded; cheap check)
+            present = range(max(kinds) + 1)
+            totals = [kinds.count(bytes([k])) for k in present]
+        present = [k for k in present if totals[k]]
+        layout = _stream.Layout.of(trace.kind_names)
+        #: per table, its first rank in each chunk (and its length at the end)
+        self.ranks = {name: [0] for name in TABLES}
+        for c in range(self.count):
+            s, e = self.bounds(c)
+            per = ({k: totals[k] for k in present} if self.count == 1
+                   else {k: kinds.count(bytes([k]), s, e) for k in present})
+            for name in TABLES:
+                flags = layout.tables[name]
+                self.ranks[name].append(self.ranks[name][-1]
+                                        + sum(v for k, v in per.items() if flags[k]))
+        self.kind_counts = totals
+
+    def bounds(self, c: int) -> tuple[int, int]:
+        return c * self.size, min((c + 1) * self.size, len(self.trace))
+
+    def _runs(self, starts_name: str, ids_name: str, s: int, e: int) -> tuple[array, array]:
+        starts, ids = self.cols[starts_name], self.cols[ids_name]
+        code = _stream.typecode(starts)
+        if not len(starts) or s >= e:
+            return array(code), array(_stream.typecode(ids))
+        j0 = max(bisect.bisect_right(starts, s) - 1, 0)
+        j1 = bisect.bisect_left(starts, e)
+        first = array(code, [s])
+        first.frombytes(starts[j0 + 1:j1].tobytes())
+        return first, array(_stream.typecode(ids), ids[j0:j1].tobytes())
+
+    def chunk(self, c: int) -> tuple[dict, dict[str, bytes]]:
+        """Chunk ``c``: its header (``start``, ``end``, ``ranks``, ``columns``) and buffers."""
+        s, e = self.bounds(c)
+        buffers: dict[str, bytes] = {}
+        described: dict[str, dict] = {}
+
+        def put(name: str, col) -> None:
+            buffers[name] = col.tobytes()
+            described[name] = {"type": TYPES[_stream.typecode(col)], "length": len(col)}
+
+        for name in DENSE:
+            put(name, self.cols[name][s:e])
+        for starts, ids in RUNS:
+            first, values = self._runs(starts, ids, s, e)
+            put(starts, first)
+            put(ids, values)
+        ranks = {}
+        for name in TABLES:
+            r0, r1 = self.ranks[name][c], self.ranks[name][c + 1]
+            put(name, self.cols[name][r0:r1])
+            ranks[name] = r0
+        head = {"index": c, "start": s, "end": e, "ranks": ranks, "columns": described,
+                "names": list(buffers)}
+        return head, buffers
+
+    def plan(self) -> dict:
+        """What the browser needs to lay out the whole trace before it has all of it."""
+        depth = self.cols["depth"]
+        return {"size": self.size, "chunks": self.count,
+                "totals": {name: self.ranks[name][-1] for name in TABLES},
+                "max_depth": _max(depth), "kind_counts": self.kind_counts}
+
+
+def _max(col) -> int:
+    """The largest value of a column (one-byte columns: by ``in``, a memchr per value)."""
+    if not len(col):
+        return 0
+    if _stream.typecode(col) == "B":
+        raw = _stream.as_bytes(col)
+        return next(d for d in range(255, -1, -1) if bytes([d]) in raw)
+    return max(col)
 
 
 def _kinds(trace: Trace) -> tuple[list[dict], dict[str, list[int]]]:
@@ -157,13 +270,26 @@ def frame_values(trace: Trace) -> tuple[dict | None, dict[str, bytes]]:
     return info, buffers
 
 
-def build(trace: Trace) -> tuple[dict, dict[str, bytes]]:
-    """``(meta, buffers)`` for the Timeline widget."""
-    buffers, described = columns(trace)
-    info = meta(trace, described)
+def build(trace: Trace, chunk: int | None = None) -> tuple[dict, dict[str, bytes]]:
+    """``(meta, buffers)`` for the Timeline widget: the whole trace, or (``chunk`` events
+    per chunk, fewer than the trace has) its first chunk and the plan of the rest."""
+    return build_chunked(trace, chunk)[:2]
+
+
+def build_chunked(trace: Trace, chunk: int | None = None
+                  ) -> tuple[dict, dict[str, bytes], Chunks]:
+    """:func:`build`, and the :class:`Chunks` that answer for the other chunks."""
+    size = max(len(trace), 1) if chunk is None or chunk >= len(trace) else chunk
+    cuts = Chunks(trace, size)
+    head, buffers = cuts.chunk(0)
+    info = meta(trace, head["columns"])
+    info["stream"] = cuts.plan()
+    info["first"] = head
+    if cuts.count == 1:
+        buffers["values"] = values_buffer(trace)
     info["frame_values"], extra = frame_values(trace)
     buffers.update(extra)
-    return info, buffers
+    return info, buffers, cuts
 
 
 def nbytes(payload: tuple[dict, dict[str, bytes]]) -> int:
