@@ -361,29 +361,80 @@ for (const n of names) {
   cols[n] = new DataView(b.buffer, b.byteOffset, b.byteLength);
 }
 const d = new TraceData(meta, cols);
+// the other chunks (a streamed Timeline), in order, and the value strings after them
+const loadedAfter = [d.loaded];
+for (const { head, file } of JSON.parse(readFileSync("chunks.json", "utf8"))) {
+  const part = {};
+  head.names.forEach((name) => {
+    const b = readFileSync(`${file}_${name}.bin`);
+    part[name] = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  });
+  d.append(head, part);
+  loadedAfter.push(d.loaded);
+}
+if (!d.values) d.setValues(readFileSync("values.json"));
 const out = [];
 for (let i = 0; i < d.n; i++) {
   const det = d.details(i);
-  out.push({ ...det, stack: d.stack(i).map((f) => f.code), cursor: d.cursor(i) });
+  out.push({ ...det, stack: d.stack(i).map((f) => [f.code, f.start, f.line]),
+             cursor: d.cursor(i) });
 }
-console.log(JSON.stringify({ events: out, spans: d.spanCount }));
+const spans = [];
+for (let s = 0; s < d.spanCount; s++) {
+  spans.push([d.spanStart[s], d.spanEnd[s], d.spanDepth[s], d.spanCode[s]]);
+}
+const counts = Array.from(d.running.slice(0, d.kinds.length));
+console.log(JSON.stringify({ events: out, spans, loadedAfter, counts,
+                             blocks: Array.from(d.blocks) }));
 """
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js not installed")
-def test_browser_side_reads_every_event_as_python_does(trace, tmp_path):
-    meta, buffers = _payload.build(trace)
+def _run_trace_data(trace, tmp_path, chunk=None) -> dict:
+    """What timeline.js's TraceData reads from the payload, chunk after chunk under Node."""
+    meta, buffers, cuts = _payload.build_chunked(trace, chunk)
     (tmp_path / "meta.json").write_text(json.dumps({"meta": meta, "names": list(buffers)}))
     for name, data in buffers.items():
         (tmp_path / f"{name}.bin").write_bytes(data)
+    chunks = []
+    for c in range(1, cuts.count):
+        head, parts = cuts.chunk(c)
+        for name, data in parts.items():
+            (tmp_path / f"c{c}_{name}.bin").write_bytes(data)
+        chunks.append({"head": json.loads(json.dumps(head)), "file": f"c{c}"})
+    (tmp_path / "chunks.json").write_text(json.dumps(chunks))
+    (tmp_path / "values.json").write_bytes(_payload.values_buffer(trace))
     js = Path(monviz.widgets.__file__).parent / "timeline.js"
     shutil.copy(js, tmp_path / "timeline.mjs")
     (tmp_path / "run.mjs").write_text(_NODE_SCRIPT)
     result = subprocess.run(["node", "run.mjs"], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=60)
+                            timeout=120)
     assert result.returncode == 0, result.stderr
-    got = json.loads(result.stdout)
-    assert got["spans"] == sum(1 for ev in trace if ev.event == "PY_START")  # one per frame
+    return json.loads(result.stdout)
+
+
+def _python_stack(trace) -> list:
+    """[(code, first event, line)] of the open frames at each event, outermost first,
+    from the events alone (a frame's line: its last event before the next frame began)."""
+    out, frames = [], []
+    for ev in trace:
+        while frames and frames[-1][3] > ev.depth:
+            frames.pop()
+        if frames and frames[-1][3] == ev.depth and (
+                frames[-1][0] != ev.code or ev.event in ("PY_START", "PY_THROW")):
+            frames.pop()
+        if not frames or frames[-1][3] < ev.depth:
+            frames.append([ev.code, ev.index, None, ev.depth])
+        frames[-1][2] = ev.line
+        out.append([(f[0], f[1], f[2]) for f in frames])
+    return out
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js not installed")
+def test_browser_side_reads_every_event_as_python_does(trace, tmp_path):
+    meta, _ = _payload.build(trace)
+    got = _run_trace_data(trace, tmp_path)
+    assert got["loadedAfter"] == [len(trace)]  # one chunk: the whole trace at once
+    assert len(got["spans"]) == sum(1 for ev in trace if ev.event == "PY_START")  # per frame
     for ev, js_ev in zip(trace, got["events"], strict=True):
         for field in ("event", "line", "offset", "target", "callable", "arg0", "value",
                       "exception", "depth"):
@@ -392,7 +443,7 @@ def test_browser_side_reads_every_event_as_python_does(trace, tmp_path):
         assert js_ev["time"] == ev.time_ns
         # the open frames: as many as the depth says, innermost this event's code object
         assert len(js_ev["stack"]) == ev.depth + 1
-        assert meta["codes"][js_ev["stack"][-1]]["qualname"] == ev.code.qualname
+        assert meta["codes"][js_ev["stack"][-1][0]]["qualname"] == ev.code.qualname
         cursor = js_ev["cursor"]
         assert (cursor["offset"], cursor["line"], cursor["target"]) == (
             ev.offset, ev.line, ev.target)
@@ -556,3 +607,87 @@ def test_the_cap_banner_escapes_what_it_shows(monkeypatch):
     monkeypatch.setattr(render_timeline, "cap_notice", lambda trace: [EVIL, EVIL])
     html = render_timeline.cap_notice_html(capped)
     assert "<img" not in html and html.count("&lt;img src=x onerror=alert(1)&gt;") == 2
+
+
+# -- streaming: a big trace's columns in chunks -------------------------------------------------
+
+
+def test_chunks_put_together_are_the_columns_and_their_ranks_are_exact():
+    big = synthetic(5000)
+    cuts = _payload.Chunks(big, 777)
+    assert cuts.count == math.ceil(len(big) / 777)
+    whole, _ = _payload.columns(big)
+    joined: dict[str, bytes] = {}
+    for c in range(cuts.count):
+        head, parts = cuts.chunk(c)
+        assert (head["start"], head["end"]) == cuts.bounds(c)
+        for name in ("kind", "a", "depth", *_payload.TABLES):
+            joined[name] = joined.get(name, b"") + parts[name]
+        # the ranks are the counts of each table's events before the chunk
+        layout = _stream.Layout.of(big.kind_names)
+        for name, r0 in head["ranks"].items():
+            assert r0 == sum(layout.tables[name][k] for k in big._d.kind[:head["start"]])
+    for name, data in joined.items():
+        assert data == whole[name], name
+    plan = cuts.plan()
+    assert sum(plan["kind_counts"]) == len(big)
+    assert plan["max_depth"] == max(big.depths())
+    assert plan["totals"] == {name: len(getattr(big._d, name)) for name in _payload.TABLES}
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js not installed")
+@pytest.mark.parametrize("chunk", [1, 7, 64, 1000])
+def test_a_trace_streamed_in_chunks_reads_every_event_and_stack_as_python_does(tmp_path, chunk):
+    """Chunk after chunk, the browser ends with every event, span, count and stack of the
+    whole trace: the same details as ``trace[i]``, and the stack Python derives."""
+    big = synthetic(1500)
+    (tmp_path / "whole").mkdir()
+    (tmp_path / "parts").mkdir()
+    whole = _run_trace_data(big, tmp_path / "whole")
+    got = _run_trace_data(big, tmp_path / "parts", chunk)
+    n = len(big)
+    assert got["loadedAfter"] == [min(n, k * chunk) for k in range(1, math.ceil(n / chunk) + 1)]
+    assert got["spans"] == whole["spans"] and got["blocks"] == whole["blocks"]
+    assert got["events"] == whole["events"]
+    kinds = big.totals()
+    assert {big.kind_names[k]: c for k, c in enumerate(got["counts"]) if c} == kinds
+    stacks = _python_stack(big)
+    infos = big.code_infos()
+    for ev, js_ev in zip(big, got["events"], strict=True):
+        for field in ("event", "line", "offset", "target", "callable", "arg0", "value", "depth"):
+            assert js_ev[field] == getattr(ev, field), (ev, field)
+        expected = [(c.qualname, start, line) for c, start, line in stacks[ev.index]]
+        assert [(infos[c].qualname, start, line) for c, start, line in js_ev["stack"]] == \
+            expected, ev.index
+
+
+def test_a_big_timeline_streams_and_answers_for_each_chunk(monkeypatch):
+    big = synthetic(3000)
+    monkeypatch.setattr(_payload, "STREAM_ABOVE", 1000)
+    monkeypatch.setattr(_payload, "CHUNK", 512)
+    widget = Timeline(big)
+    plan = widget._meta["stream"]
+    assert plan["chunks"] == math.ceil(len(big) / 512) and "values" not in widget._columns
+    sent = []
+    monkeypatch.setattr(widget, "send", lambda content, buffers=None: sent.append(
+        (content, buffers)))
+    widget._on_request(widget, {"type": "chunk", "index": 2}, [])
+    widget._on_request(widget, {"type": "values"}, [])
+    widget._on_request(widget, {"type": "chunk", "index": 99}, [])  # out of range: ignored
+    (head, bufs), (vhead, vbufs) = sent
+    assert head["type"] == "chunk" and (head["start"], head["end"]) == (1024, 1536)
+    assert bufs[head["names"].index("kind")] == bytes(big._d.kind[1024:1536])
+    assert vhead == {"type": "values"} and json.loads(vbufs[0]) == list(big._d.values)
+    small = Timeline(synthetic(300))
+    assert small._meta["stream"]["chunks"] == 1 and "values" in small._columns
+
+
+def test_the_static_view_of_a_huge_trace_keeps_to_counts_per_kind(monkeypatch):
+    from monviz.render import summary
+
+    big = synthetic(3000)
+    monkeypatch.setattr(summary, "BRIEF_ABOVE", 1000)
+    html = timeline_html(big)
+    assert "counts per kind" in html and "more events" not in html
+    for name, count in big.totals().items():
+        assert f"<th>{name}</th>" in html and f"<td>{count:,}</td>" in html

@@ -10,6 +10,9 @@ if TYPE_CHECKING:
 
 #: How many events the summary shows at each end of the trace.
 EDGE_EVENTS = 5
+#: Past this many events the static view keeps to counts per kind: per code object
+#: counts and the first/last events cost seconds at 10M (a Timeline's first draw waits).
+BRIEF_ABOVE = 2_000_000
 
 
 def _event_row(ev: Event) -> str:
@@ -18,6 +21,17 @@ def _event_row(ev: Event) -> str:
     cells = (ev.index, ev.event, ev.code.qualname, "" if ev.line is None else ev.line,
              "" if ev.offset is None else ev.offset, detail, ev.depth)
     return "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells) + "</tr>"
+
+
+def brief_summary_html(trace: Trace) -> str:
+    """Counts per event kind only (one ``bytes.count`` each): a huge trace's summary."""
+    totals = trace.totals()
+    head = "".join(f"<th>{escape(n)}</th>" for n in totals)
+    cells = "".join(f"<td>{v:,}</td>" for v in totals.values())
+    return ("<div class='monviz-trace'>"
+            f"<p><b>monviz trace</b>: {len(trace):,} events (Python {escape(trace.python)}); "
+            "counts per kind</p>"
+            f"<table><thead><tr>{head}</tr></thead><tbody><tr>{cells}</tr></tbody></table></div>")
 
 
 def trace_summary_html(trace: Trace) -> str:

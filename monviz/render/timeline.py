@@ -162,9 +162,9 @@ def legend_html(trace: Trace) -> str:
 
 def summary_html(trace: Trace) -> str:
     """The trace's own summary table (counts per code object and kind, first and last events)."""
-    from .summary import trace_summary_html
+    from .summary import BRIEF_ABOVE, brief_summary_html, trace_summary_html
 
-    return trace_summary_html(trace)
+    return brief_summary_html(trace) if len(trace) > BRIEF_ABOVE else trace_summary_html(trace)
 
 
 def _raised_cap(kept: int) -> int:

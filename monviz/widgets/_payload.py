@@ -142,8 +142,13 @@ class Chunks:
             return array(code), array(_stream.typecode(ids))
         j0 = max(bisect.bisect_right(starts, s) - 1, 0)
         j1 = bisect.bisect_left(starts, e)
-        first = array(code, [s])
-        first.frombytes(starts[j0 + 1:j1].tobytes())
+        try:
+            first = array(code, [s])
+        except OverflowError:  # a chunk can start past the last run's start: widen
+            first = array("I", [s])
+            first.extend(list(starts[j0 + 1:j1]))
+        else:
+            first.frombytes(starts[j0 + 1:j1].tobytes())
         return first, array(_stream.typecode(ids), ids[j0:j1].tobytes())
 
     def chunk(self, c: int) -> tuple[dict, dict[str, bytes]]:

@@ -49,22 +49,16 @@ function fmt(n) {
 // The trace, in typed arrays
 
 class TraceData {
+  // meta: the payload's JSON; cols: the first chunk's buffers (the whole trace unless
+  // meta.stream says there are more chunks, which append() adds in order as they come).
   constructor(meta, cols) {
     const t0 = performance.now();
     this.meta = meta;
     const n = (this.n = meta.n);
-    const col = (name) => typed(cols[name], meta.columns[name].type);
-    this.kind = col("kind");
-    this.a = col("a");
-    this.depth = col("depth");
-    this.jumpDest = col("jump_dest");
-    this.time = col("time_ns");
-    this.valueIds = col("value_ids");
-    this.callFunc = col("call_func");
-    this.callArg0 = col("call_arg0");
-    this.threadStart = col("thread_start");
-    this.threadIdx = col("thread_idx");
-    this.values = JSON.parse(new TextDecoder().decode(bytesOf(cols.values)));
+    const plan = meta.stream;
+    this.plan = plan;
+    this.loaded = 0; // events [0, loaded) are here
+    this.values = cols.values ? JSON.parse(new TextDecoder().decode(bytesOf(cols.values))) : null;
     this.kinds = meta.kinds;
     this.codes = meta.codes;
     const nk = this.kinds.length;
@@ -81,67 +75,120 @@ class TraceData {
       for (const k of meta.tables[name] || []) flags[k] = 1;
       return flags;
     });
-    // dense code id per event, from the runs
+    this.members = this.tableNames.map((name) => meta.tables[name] || []);
+    this.code = new Int32Array(n);
+    this.ran = new Set();
+    this.threadStart = [];
+    this.threadIdx = [];
+    // the whole trace's layout, known before its events are: deepest depth, count per kind
+    this.counts = new Float64Array(256);
+    plan.kind_counts.forEach((c, k) => { this.counts[k] = c; });
+    this.maxDepth = plan.max_depth;
+    this.nk = nk;
+    this.running = new Float64Array(256); // counts per kind of the events so far
+    this.checkpoints = this.tableNames.map(() => new Int32Array(Math.floor(n / CHECKPOINT) + 1));
+    this.blocks = new Uint16Array((Math.floor(n / BLOCK) + 1) * nk);
+    this.spans = { cap: 1024, count: 0, stack: [], byDepth: [], byLen: [] };
+    for (let d = 0; d <= this.maxDepth; d++) {
+      this.spans.byDepth.push(new Int32Array(64));
+      this.spans.byLen.push(0);
+    }
+    this.spanStart = new Int32Array(1024);
+    this.spanEnd = new Int32Array(1024);
+    this.spanDepth = new Int32Array(1024);
+    this.spanCode = new Int32Array(1024);
+    this.spanCount = 0;
+    this.append(meta.first, cols);
+    this.fv = meta.frame_values ? new FrameValues(meta.frame_values, cols, this) : null;
+    this.decodeMs = performance.now() - t0;
+  }
+
+  get complete() {
+    return this.loaded >= this.n;
+  }
+
+  // The value strings, when they come after the first chunk.
+  setValues(buf) {
+    this.values = JSON.parse(new TextDecoder().decode(bytesOf(buf)));
+  }
+
+  // Chunk head.index: events [head.start, head.end), after every earlier chunk.
+  append(head, cols) {
+    const n = this.n;
+    const s = head.start;
+    const e = head.end;
+    if (s !== this.loaded) throw new Error(`monviz: chunk at ${s}, expected ${this.loaded}`);
+    const col = (name) => typed(cols[name], head.columns[name].type);
+    const place = (field, name, length, at) => {
+      const part = col(name);
+      if (!this[field]) {
+        // the whole trace in one chunk: view it in place; else a full-length array
+        this[field] = part.length === length ? part : new TYPED[head.columns[name].type](length);
+      }
+      if (this[field] !== part) this[field].set(part, at);
+    };
+    const totals = this.plan.totals;
+    place("kind", "kind", n, s);
+    place("a", "a", n, s);
+    place("depth", "depth", n, s);
+    place("jumpDest", "jump_dest", totals.jump_dest, head.ranks.jump_dest);
+    place("time", "time_ns", totals.time_ns, head.ranks.time_ns);
+    place("valueIds", "value_ids", totals.value_ids, head.ranks.value_ids);
+    place("callFunc", "call_func", totals.call_func, head.ranks.call_func);
+    place("callArg0", "call_arg0", totals.call_arg0, head.ranks.call_arg0);
+    // dense code id per event, from the runs (the first starts at s)
     const starts = col("code_start");
     const ids = col("code_id");
-    this.code = new Int32Array(n);
-    const ran = new Set();
     for (let r = 0; r < starts.length; r++) {
-      ran.add(ids[r]);
-      const end = r + 1 < starts.length ? starts[r + 1] : n;
-      this.code.fill(ids[r], starts[r], end);
+      this.ran.add(ids[r]);
+      const end = r + 1 < starts.length ? Number(starts[r + 1]) : e;
+      this.code.fill(ids[r], Number(starts[r]), end);
     }
-    this.codesRun = ran.size;
-    // counts per kind, rank checkpoints (from the counts so far), deepest depth: one pass
+    this.codesRun = this.ran.size;
+    const ts = col("thread_start");
+    const ti = col("thread_idx");
+    for (let r = 0; r < ts.length; r++) {
+      const last = this.threadIdx.length - 1;
+      if (last >= 0 && this.threadIdx[last] === ti[r]) continue; // a run going on
+      this.threadStart.push(Number(ts[r]));
+      this.threadIdx.push(ti[r]);
+    }
+    // rank checkpoints (from the counts so far) and the per-kind blocks: one pass
     const nt = this.tableNames.length;
-    const ncp = Math.floor(n / CHECKPOINT) + 1;
-    this.checkpoints = this.tableNames.map(() => new Int32Array(ncp));
-    const counts = new Float64Array(256);
-    this.nk = nk;
-    const blocks = new Uint16Array((Math.floor(n / BLOCK) + 1) * nk);
-    const members = this.tableNames.map((name) => meta.tables[name] || []);
-    const kind = this.kind;
-    const depth = this.depth;
-    let maxDepth = 0;
-    for (let i = 0; i < n; i++) {
+    const { kind, running, blocks, members, nk } = this;
+    for (let i = s; i < e; i++) {
       if ((i & (CHECKPOINT - 1)) === 0) {
         const c = i / CHECKPOINT;
         for (let t = 0; t < nt; t++) {
           let sum = 0;
-          for (const k of members[t]) sum += counts[k];
+          for (const k of members[t]) sum += running[k];
           this.checkpoints[t][c] = sum;
         }
       }
       const k = kind[i];
-      counts[k]++;
+      running[k]++;
       blocks[(i >> 8) * nk + k]++;
-      if (depth[i] > maxDepth) maxDepth = depth[i];
     }
-    this.counts = counts;
-    this.blocks = blocks;
-    this.maxDepth = maxDepth;
-    this.buildSpans();
-    this.fv = meta.frame_values ? new FrameValues(meta.frame_values, cols, this) : null;
-    this.decodeMs = performance.now() - t0;
+    this.buildSpans(s, e);
+    this.loaded = e;
   }
 
   // Frames as spans [start, end] (inclusive) per depth, from depth, code and the
   // kinds that open a frame: a deeper event opens a span, a shallower one closes
   // the deeper spans, a frame-opening event or another code object at the same
-  // depth closes the span there and opens a new one.
-  buildSpans() {
+  // depth closes the span there and opens a new one. Resumed chunk after chunk: a
+  // span still open ends at the last event until a later chunk closes it.
+  buildSpans(from, to) {
     const n = this.n;
-    let cap = 1024;
-    let start = new Int32Array(cap);
-    let end = new Int32Array(cap);
-    let sdepth = new Int32Array(cap);
-    let scode = new Int32Array(cap);
-    let count = 0;
-    const byDepth = [];
-    for (let d = 0; d <= this.maxDepth; d++) byDepth.push([]);
-    const stack = []; // span ids
+    const sp = this.spans;
+    let { cap, count } = sp;
+    let start = this.spanStart;
+    let end = this.spanEnd;
+    let sdepth = this.spanDepth;
+    let scode = this.spanCode;
+    const { byDepth, byLen, stack } = sp;
     const { kind, depth, code, isPush } = this;
-    for (let i = 0; i < n; i++) {
+    for (let i = from; i < to; i++) {
       const d = depth[i];
       const c = code[i];
       while (stack.length && sdepth[stack[stack.length - 1]] > d) end[stack.pop()] = i - 1;
@@ -168,16 +215,23 @@ class TraceData {
       end[count] = n - 1;
       sdepth[count] = d;
       scode[count] = c;
-      byDepth[d].push(count);
+      if (byLen[d] === byDepth[d].length) {
+        const next = new Int32Array(byDepth[d].length * 2);
+        next.set(byDepth[d]);
+        byDepth[d] = next;
+      }
+      byDepth[d][byLen[d]++] = count;
       stack.push(count);
       count++;
     }
+    sp.cap = cap;
+    sp.count = count;
     this.spanStart = start;
     this.spanEnd = end;
     this.spanDepth = sdepth;
     this.spanCode = scode;
     this.spanCount = count;
-    this.byDepth = byDepth.map((ids) => Int32Array.from(ids));
+    this.byDepth = byDepth.map((ids, d) => ids.subarray(0, byLen[d]));
   }
 
   // the span at depth d that contains event i, or -1
@@ -292,13 +346,12 @@ class TraceData {
     };
     if (this.inTable[0][k]) out.target = Number(this.jumpDest[this.rank(0, i)]);
     if (this.inTable[1][k]) out.time = Number(this.time[this.rank(1, i)]);
-    if (this.inTable[2][k] && info.field) {
-      out[info.field] = this.values[this.valueIds[this.rank(2, i)]];
-    }
+    const text = (id) => (this.values ? this.values[id] : "(loading…)");
+    if (this.inTable[2][k] && info.field) out[info.field] = text(this.valueIds[this.rank(2, i)]);
     if (this.inTable[3][k]) {
       const r = this.rank(3, i);
-      out.callable = this.values[this.callFunc[r]];
-      out.arg0 = this.values[this.callArg0[r]];
+      out.callable = text(this.callFunc[r]);
+      out.arg0 = text(this.callArg0[r]);
     }
     return out;
   }
@@ -553,6 +606,66 @@ class TimelineView {
     this.playing = false;
     this.build();
     this.listen();
+    this.stream();
+  }
+
+  // -- the chunks after the first (meta.stream): asked for in order, a few ahead --------
+  stream() {
+    const d = this.data;
+    const plan = d.plan;
+    this.root.dataset.loaded = String(d.loaded);
+    if (d.complete && d.values) {
+      this.root.dataset.complete = "1";
+      return;
+    }
+    this.loadingEl = h("span", "monviz-tl-loading");
+    this.root.querySelector(".monviz-tl-head").appendChild(this.loadingEl);
+    let asked = 1;
+    const ask = () => {
+      while (asked < plan.chunks && asked - Math.ceil(d.loaded / plan.size) < 2) {
+        this.model.send({ type: "chunk", index: asked++ });
+      }
+    };
+    this.onCustom = (msg, buffers) => {
+      if (!msg || msg.type === undefined) return;
+      try {
+        if (msg.type === "values") d.setValues(buffers[0]);
+        else if (msg.type === "chunk") {
+          const cols = {};
+          msg.names.forEach((name, j) => { cols[name] = buffers[j]; });
+          d.append(msg, cols);
+          ask();
+        }
+      } catch (err) {
+        this.loadingEl.textContent = `monviz: loading failed: ${err}`;
+        console.error(err);
+        return;
+      }
+      this.loaded();
+    };
+    this.model.on("msg:custom", this.onCustom);
+    if (!d.values) this.model.send({ type: "values" });
+    ask();
+    this.loaded();
+  }
+
+  // after a chunk: the status, the picture, and a step that waited for its event
+  loaded() {
+    const d = this.data;
+    this.root.dataset.loaded = String(d.loaded);
+    const done = d.complete && d.values;
+    this.loadingEl.textContent = done ? "" :
+      `loading events: ${fmt(d.loaded)} of ${fmt(d.n)} (step through those already here)`;
+    if (done) this.root.dataset.complete = "1";
+    this.draw();
+    if (this.pending != null && this.pending < d.loaded) {
+      const i = this.pending;
+      this.pending = null;
+      this.go(i);
+    } else if (this.step >= 0) {
+      this.renderDetails(d.details(this.step)); // value strings may have come
+      this.drawCursor();
+    }
   }
 
   // -- DOM -----------------------------------------------------------------------
@@ -799,6 +912,7 @@ class TimelineView {
     m.off("change:seek_kind", this.onSeekKind);
     m.off("change:playing", this.onPlaying);
     m.off("change:speed", this.onSpeed);
+    if (this.onCustom) m.off("msg:custom", this.onCustom);
     this.resizer.disconnect();
     this.stopTimer();
   }
@@ -829,6 +943,11 @@ class TimelineView {
     if (!n) return;
     i = Math.max(0, Math.min(n - 1, Math.round(i)));
     if (Number.isNaN(i)) return;
+    if (i >= this.data.loaded) { // not here yet: go there once its chunk has come
+      this.pending = i;
+      i = this.data.loaded - 1;
+      this.flash(`event ${fmt(this.pending)} is still loading; showing ${fmt(i)}`);
+    } else this.pending = null;
     const t = performance.now();
     this.step = i;
     this.renderStep();
@@ -848,11 +967,12 @@ class TimelineView {
     if (k < 0) return;
     const kind = d.kind;
     if (direction > 0) {
-      for (let i = this.step + 1; i < d.n; i++) if (kind[i] === k) return this.go(i);
+      for (let i = this.step + 1; i < d.loaded; i++) if (kind[i] === k) return this.go(i);
     } else {
       for (let i = this.step - 1; i >= 0; i--) if (kind[i] === k) return this.go(i);
     }
-    this.flash(`no ${direction > 0 ? "later" : "earlier"} ${name}`);
+    this.flash(direction > 0 && !d.complete ? `no later ${name} loaded yet`
+      : `no ${direction > 0 ? "later" : "earlier"} ${name}`);
   }
 
   flash(text) {
@@ -1149,7 +1269,7 @@ class TimelineView {
 
   eventAtX(x) {
     const i = this.v0 + ((x - GUTTER) / this.plotWidth()) * (this.v1 - this.v0);
-    return Math.max(0, Math.min(this.data.n - 1, Math.floor(i)));
+    return Math.max(0, Math.min(this.data.loaded - 1, Math.floor(i)));
   }
 
   spanAtXY(x, y) {
@@ -1259,7 +1379,12 @@ class TimelineView {
     const lo = Math.floor(this.v0);
     const hi = Math.ceil(this.v1);
     const rowH = this.rowH;
-    const right = GUTTER + pw;
+    const right = Math.min(GUTTER + pw, this.xOf(d.loaded));
+    if (d.loaded < this.v1) { // not loaded yet: a grey band
+      ctx.fillStyle = "#eef0f3";
+      ctx.fillRect(Math.max(GUTTER, right), this.axisH, GUTTER + pw - Math.max(GUTTER, right),
+        this.height - this.axisH);
+    }
     let fill = "";
     const setFill = (c) => {
       if (c !== fill) {
@@ -1338,7 +1463,7 @@ class TimelineView {
     const kind = d.kind;
     if (scale >= 2) {
       const w = Math.max(1, Math.min(scale - 1, 8));
-      for (let i = lo; i < hi && i < d.n; i++) {
+      for (let i = lo; i < hi && i < d.loaded; i++) {
         const r = this.kindRowOf[kind[i]];
         ctx.fillStyle = d.kinds[kind[i]].colour;
         const x = this.xOf(i + 0.5) - w / 2;
@@ -1349,7 +1474,7 @@ class TimelineView {
       const nr = rows.length;
       const bins = new Uint32Array(cols * nr);
       const total = new Uint32Array(cols);
-      const end = Math.min(hi, d.n);
+      const end = Math.min(hi, d.loaded);
       const rowOf = this.kindRowOf;
       const v0 = this.v0;
       if (scale * BLOCK <= 1) {

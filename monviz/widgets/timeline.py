@@ -1,8 +1,9 @@
 """``monviz.Timeline(trace)``: step through a recording, event by event, in the browser.
 
 The Python side is small: the trace goes over once as binary buffers (see
-:mod:`._payload`), and a few synced traits carry the state both sides can
-change — ``step`` above all. ``cursor`` is written by the browser: where the
+:mod:`._payload`; past ``_payload.STREAM_ABOVE`` events, in chunks the browser asks
+for with custom messages after its first draw), and a few synced traits carry the
+state both sides can change — ``step`` above all. ``cursor`` is written by the browser: where the
 current step is (code object, offset, line, the jump or branch just taken), for
 a linked :class:`~monviz.widgets.cfgview.CFGView` to follow.
 """
@@ -58,11 +59,26 @@ class Timeline(anywidget.AnyWidget):
             raise InvalidArgumentError(
                 f"Timeline needs a monviz.Trace, not {type(trace).__name__}")
         self._trace = trace
-        meta, buffers = _payload.build(trace)
+        chunk = None
+        if len(trace) > _payload.STREAM_ABOVE and trace.values is None:
+            chunk = _payload.CHUNK  # the rest follows, asked for by the browser
+        meta, buffers, self._chunks = _payload.build_chunked(trace, chunk)
         if seek_kind is None:
             seek_kind = self.default_seek_kind(trace)
         super().__init__(_meta=meta, _columns=buffers, seek_kind=seek_kind, **kwargs)
         self.step = step
+        self.on_msg(self._on_request)
+
+    def _on_request(self, widget, content, buffers) -> None:
+        """The browser asks for a chunk of a streamed trace, or for the value strings."""
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "values":
+            self.send({"type": "values"}, [_payload.values_buffer(self._trace)])
+        elif kind == "chunk":
+            index = content.get("index")
+            if isinstance(index, int) and 0 < index < self._chunks.count:
+                head, parts = self._chunks.chunk(index)
+                self.send({"type": "chunk", **head}, list(parts.values()))
 
     @staticmethod
     def default_seek_kind(trace: Trace) -> str:
