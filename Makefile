@@ -342,6 +342,9 @@ lite: viz ## JupyterLite site of the tutorials in build/lite, working offline (P
 	@py=$$(tools/find-python any)
 	"$$py" tools/lite/build.py
 
+test-lite: setup lite ## the Lite site in Chromium, every tutorial Run All in Pyodide (~5 min)
+	MONVIZ_LITE_ALL=1 $(VENV)/bin/python -m pytest tests/browser/test_lite_browser.py -v
+
 # PORT=8899 make serve-lite, or make serve-lite PORT=8899
 PORT ?= 8000
 serve-lite: ## serve build/lite with http.server: http://127.0.0.1:8000/lab/index.html (PORT=N)
