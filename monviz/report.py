@@ -96,6 +96,9 @@ def _graphs(trace: Trace, progress) -> tuple[dict | None, str | None]:
              "block": -1, "edge": -1, "follow": True,
              "_graphs": {k: view._graphs[k] for k in order}, "_order": order,
              "_svgs": dict(view._svgs), "_dots": dict(view._dots), "_layout": view._layout,
+             # big graphs stay folded: no kernel here to lay an opened section out
+             "_maps": {k: view._maps[k] for k in order if k in view._maps}, "_open": {},
+             "_can_open": False,
              "_viz": f"IPY_MODEL_{VIZ_MODEL}" if browser else None, "_error": error or ""}
     return state, None
 

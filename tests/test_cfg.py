@@ -13,7 +13,6 @@ import dis
 import importlib.util
 import json
 import pathlib
-import time
 import warnings
 from collections import Counter
 from types import CodeType
@@ -487,22 +486,16 @@ def test_overlay_of_a_code_object_the_trace_never_saw_is_all_zero(trace):
 # -- a big function ----------------------------------------------------------------------
 
 
-def test_a_300_line_function_builds_and_overlays_in_under_half_a_second():
+def test_a_300_line_function_has_a_graph_whose_counts_match_every_step():
+    """(How long it takes is benchmarks/cfg.py's business: target 0.5 s.)"""
     corpus = _load_benchmark_corpus()
     source = corpus.generated_function(300)
     assert source.count("\n") == 300
     f = corpus.compile_generated(300)
     assert any(i.opname == "EXTENDED_ARG" for i in dis.get_instructions(f))
     trace = monviz.record(lambda: f(20), events=[*EVENTS, "PY_THROW"])
-    times = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        g = cfg(f)
-        o = g.overlay(trace)
-        times.append(time.perf_counter() - t0)
-    print(f"\ncfg + overlay of a 300-line function ({len(g.blocks)} blocks, {len(g.edges)} "
-          f"edges, {len(trace)} events): best {min(times) * 1e3:.1f} ms")
+    g = cfg(f)
+    o = g.overlay(trace)
     assert o.unmatched == [] and sum(o.edge_counts.values()) > 1000
-    assert min(times) < 0.5
     crossings, bad = _bad_steps(trace, {id(f.__code__): g})
     assert bad == [] and crossings > 1000

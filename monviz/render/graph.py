@@ -20,19 +20,25 @@ it), or ``browser`` (never run ``dot`` for a widget or report).
 
 from __future__ import annotations
 
+import functools
 import html
+import itertools
 import linecache
 import math
 import os
 import pathlib
 import re
 import shutil
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import graphviz
 
 from .. import versions
 from ..errors import MonvizError
+from . import fold as fold_
 
 if TYPE_CHECKING:
     from ..cfg import Block, ControlFlowGraph, Edge, Overlay
@@ -130,13 +136,19 @@ def _source_line(graph: ControlFlowGraph, line: int, sources: dict[str, str] | N
     filename = graph.code.co_filename
     text = None
     if sources and filename in sources:
-        lines = sources[filename].splitlines()
+        lines = _lines(sources[filename])
         if 0 < line <= len(lines):
             text = lines[line - 1]
     if text is None:
         text = linecache.getline(filename, line).rstrip("\n")
     text = text.strip()
     return text if len(text) <= MAX_LINE else text[: MAX_LINE - 1] + "…"
+
+
+@functools.lru_cache(maxsize=16)
+def _lines(text: str) -> list[str]:
+    """A source's lines, split once (a big graph's labels read thousands of them)."""
+    return text.splitlines()
 
 
 def _edge_colour(edge: Edge) -> str:
@@ -191,17 +203,50 @@ def block_label(graph: ControlFlowGraph, blocks: Block | list[Block], view: str,
             f"</TD></TR>{cells}</TABLE>>")
 
 
+@dataclass
+class Drawing:
+    """A graph as DOT, and what each of its nodes and arrows stands for (for a widget).
+
+    ``nodes``: node name -> the block ids it draws (``b<id>``: a block or a merged chain;
+    ``s<k>``: a folded section). ``arrows``: ``(tail, head, edge indices)`` in the order
+    the arrows are in the DOT text (and so in the SVG), each for the edges of
+    ``graph.edges`` it stands for. ``folding`` is None when the graph is drawn whole.
+    """
+
+    dot: graphviz.Digraph
+    nodes: dict[str, list[int]]
+    arrows: list[tuple[str, str, list[int]]]
+    folding: fold_.Folding | None = None
+    opened: frozenset[int] = frozenset()
+
+
 def to_dot(graph: ControlFlowGraph, overlay: Overlay | None = None, view: str = "source",
            sources: dict[str, str] | None = None, legend: bool = True,
-           merge: bool = False) -> graphviz.Digraph:
+           merge: bool = False, fold: bool | fold_.Folding | None = None,
+           opened: Iterable[int] = ()) -> graphviz.Digraph:
     """The graph (and its overlay's counts) as a ``graphviz.Digraph``; needs no ``dot``.
 
     Nodes are named ``b<block id>`` and edges ``b<src> -> b<dst>`` (a widget finds
     them by those names). With ``merge``, chains of blocks that read as one
     (:func:`merge_chains`) are drawn as one node, named after the first block.
+    ``fold``: draw the graph in sections (:mod:`monviz.render.fold`), nodes ``s<k>``,
+    but the sections in ``opened`` (drawn as their blocks, in a box ``cluster_s<k>``);
+    None (the default) folds graphs of more than ``fold.FOLD_ABOVE`` blocks.
     """
+    return draw(graph, overlay, view, sources, legend, merge, fold, opened).dot
+
+
+def draw(graph: ControlFlowGraph, overlay: Overlay | None = None, view: str = "source",
+         sources: dict[str, str] | None = None, legend: bool = True, merge: bool = False,
+         fold: bool | fold_.Folding | None = None, opened: Iterable[int] = ()) -> Drawing:
+    """:func:`to_dot`, with the map of what each node and arrow draws (:class:`Drawing`).
+    ``fold`` may be the graph's :class:`~monviz.render.fold.Folding`, already made."""
     if view not in VIEWS:
         raise MonvizError(f"view must be one of {', '.join(map(repr, VIEWS))}, not {view!r}")
+    folding = fold if isinstance(fold, fold_.Folding) else None
+    if folding is None and (fold or (fold is None and fold_.should_fold(graph))):
+        folding = fold_.fold(graph, sources)
+    opened = frozenset(opened) if folding is not None else frozenset()
     dot = graphviz.Digraph(
         name=graph.qualname,
         node_attr={"shape": "box", "style": "rounded,filled", "fillcolor": "#ffffff",
@@ -210,8 +255,30 @@ def to_dot(graph: ControlFlowGraph, overlay: Overlay | None = None, view: str = 
     dot.attr(rankdir="TB", fontname="Helvetica", labelloc="t",
              label=f"<<B>{_esc(graph.qualname)}</B>>")
     chains = merge_chains(graph, overlay) if merge else [[b] for b in graph.blocks]
-    node_of = {b.id: chain[0].id for chain in chains for b in chain}
+    if folding is not None:  # a chain does not run across sections
+        chains = [list(run) for chain in chains for _, run in
+                  itertools.groupby(chain, key=lambda b: folding.section_of[b.id])]
+    node_of = {b.id: f"b{chain[0].id}" for chain in chains for b in chain}
+    nodes: dict[str, list[int]] = {}
+    for section in folding.sections if folding is not None else ():
+        if section.id not in opened:
+            node_of.update(dict.fromkeys(section.blocks, section.name))
+            nodes[section.name] = list(section.blocks)
+            dot.node(section.name, **_section_attrs(graph, section, overlay, sources))
+            if any(graph.blocks[b].entry for b in section.blocks):
+                _entry(dot, section.name)
+    clusters: dict[int, graphviz.Digraph] = {}
     for chain in chains:
+        name = node_of[chain[0].id]
+        if name in nodes:  # a folded section's
+            continue
+        nodes[name] = [b.id for b in chain]
+        target = dot
+        if folding is not None:  # an opened section's blocks in a box of their own
+            section = folding.sections[folding.section_of[chain[0].id]]
+            if section.id not in clusters:
+                clusters[section.id] = _cluster(section)
+            target = clusters[section.id]
         head = chain[0]
         visits = overlay.block_visits.get(head.id, 0) if overlay is not None else None
         attrs = {"label": block_label(graph, chain, view, sources, visits)}
@@ -219,22 +286,99 @@ def to_dot(graph: ControlFlowGraph, overlay: Overlay | None = None, view: str = 
             attrs.update(fillcolor="#eeeeee", color=NEVER, fontcolor="#999999")
         if chain[-1].exit:
             attrs["peripheries"] = "2"
-        dot.node(f"b{head.id}", **attrs)
+        target.node(name, **attrs)
         if head.entry:
-            dot.node("entry", "entry", shape="circle", style="filled", fillcolor="#333333",
-                     fontcolor="white", fontsize="8", width="0.3")
-            dot.edge("entry", f"b{head.id}")
-    drawn = set()
-    for edge in graph.edges:
-        src, dst = node_of[edge.src], node_of[edge.dst]
-        key = (src, dst, edge.kind, edge.label, edge.event)
-        if (merge and src == dst and edge.kind == "fallthrough") or key in drawn:
-            continue  # inside a merged chain, or the same arrow again (exception edges)
-        drawn.add(key)
-        dot.edge(f"b{src}", f"b{dst}", **_edge_attrs(edge, overlay))
+            _entry(dot, name)
+    for cluster in clusters.values():
+        dot.subgraph(cluster)
+    arrows = _arrows(graph, dot, node_of, overlay, merge)
     if legend:
-        _legend(dot, overlay is not None)
-    return dot
+        _legend(dot, overlay is not None, folding is not None)
+    return Drawing(dot, nodes, arrows, folding, opened)
+
+
+def _entry(dot: graphviz.Digraph, name: str) -> None:
+    """The black dot execution starts from, and its arrow into the node ``name``."""
+    dot.node("entry", "entry", shape="circle", style="filled", fillcolor="#333333",
+             fontcolor="white", fontsize="8", width="0.3")
+    dot.edge("entry", name)
+
+
+def _cluster(section: fold_.Section) -> graphviz.Digraph:
+    """The box an opened section's blocks are drawn in (named ``cluster_s<k>``)."""
+    sub = graphviz.Digraph(name=f"cluster_{section.name}")
+    sub.attr(label=f"lines {section.first}–{section.last} (open: click here to fold)",
+             fontsize="9", fontcolor="#1f77b4", color="#1f77b4", style="rounded,dashed",
+             labeljust="l")
+    return sub
+
+
+def _arrows(graph: ControlFlowGraph, dot: graphviz.Digraph, node_of: dict[int, str],
+            overlay: Overlay | None, merge: bool) -> list[tuple[str, str, list[int]]]:
+    """Draw the edges: one arrow per edge between blocks (the same arrow once), one per
+    pair of nodes for the edges into, out of or between folded sections."""
+    arrows: list[tuple[str, str, list[int]]] = []
+    drawn: dict[tuple, int] = {}
+    grouped: dict[tuple[str, str], list[int]] = {}
+    for i, edge in enumerate(graph.edges):
+        src, dst = node_of[edge.src], node_of[edge.dst]
+        if src == dst and (src.startswith("s") or (merge and edge.kind == "fallthrough")):
+            continue  # inside a folded section or a merged chain
+        if src.startswith("s") or dst.startswith("s"):
+            grouped.setdefault((src, dst), []).append(i)
+            continue
+        key = (src, dst, edge.kind, edge.label, edge.event)
+        if key in drawn:  # the same arrow again (exception edges)
+            arrows[drawn[key]][2].append(i)
+            continue
+        drawn[key] = len(arrows)
+        arrows.append((src, dst, [i]))
+        dot.edge(src, dst, **_edge_attrs(edge, overlay))
+    for (src, dst), members in grouped.items():
+        arrows.append((src, dst, members))
+        dot.edge(src, dst, **_group_attrs([graph.edges[i] for i in members], overlay))
+    return arrows
+
+
+def _group_attrs(edges: list[Edge], overlay: Overlay | None) -> dict[str, str]:
+    """One arrow for several edges: their colour when they share it, taken if any was
+    (with their counts added), dashed grey when every one could have run and none did."""
+    colours = {_edge_colour(e) for e in edges}
+    colour = colours.pop() if len(colours) == 1 else COLOURS["fallthrough"]
+    attrs = {"color": colour, "fontcolor": colour,
+             "tooltip": _esc(f"{len(edges)} edge{'s' * (len(edges) != 1)}")}
+    if all(e.kind == "exception" for e in edges):
+        attrs["style"] = "dotted"
+    if overlay is not None:
+        count = sum(overlay.edge_counts.get(e, 0) for e in edges)
+        if count:
+            attrs["penwidth"] = f"{1 + math.log2(count + 1):.2f}"
+            attrs["label"] = f"×{count}"
+        elif any(e.event is not None for e in edges):
+            attrs.update(style="dashed", color=NEVER, fontcolor=NEVER, label="never")
+    return attrs
+
+
+def _section_attrs(graph: ControlFlowGraph, section: fold_.Section, overlay: Overlay | None,
+                   sources: dict[str, str] | None) -> dict[str, str]:
+    """A folded section's node: its lines, blocks, runs, and its statements' first lines."""
+    head = f"▸ lines {section.first}–{section.last} · {len(section.blocks)} blocks"
+    attrs = {"style": "rounded,filled,bold", "fillcolor": "#eaf1fb", "color": "#1f77b4",
+             "tooltip": _esc(f"lines {section.first}–{section.last}: click to open")}
+    if overlay is not None:
+        ran = max(overlay.block_visits.get(b, 0) for b in section.blocks)
+        head += f" · ran up to {ran}×" if ran else " · never ran"
+        if not ran:
+            attrs.update(fillcolor="#eeeeee", color=NEVER, fontcolor="#999999")
+    rows = [f"{line:>4}  {_source_line(graph, line, sources)}"
+            for line in section.heads[:fold_.LISTED]]
+    if len(section.heads) > fold_.LISTED:
+        rows.append(f"      … {len(section.heads) - fold_.LISTED} more")
+    cells = "".join(f'<TR><TD ALIGN="LEFT" BALIGN="LEFT">{_esc(r)}</TD></TR>' for r in rows)
+    attrs["label"] = ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2">'
+                      f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="9" COLOR="#1f77b4">'
+                      f"{_esc(head)}</FONT></TD></TR>{cells}</TABLE>>")
+    return attrs
 
 
 def _edge_attrs(edge: Edge, overlay: Overlay | None) -> dict[str, str]:
@@ -259,7 +403,7 @@ def _edge_attrs(edge: Edge, overlay: Overlay | None) -> dict[str, str]:
     return attrs
 
 
-def _legend(dot: graphviz.Digraph, with_counts: bool) -> None:
+def _legend(dot: graphviz.Digraph, with_counts: bool, folded: bool = False) -> None:
     with dot.subgraph(name="cluster_legend") as leg:
         leg.attr(label="legend", fontsize="9", color="#cccccc", style="rounded")
         leg.attr("node", shape="point", width="0.05", label="")
@@ -275,20 +419,39 @@ def _legend(dot: graphviz.Digraph, with_counts: bool) -> None:
             leg.node(f"legend{i}b")
             leg.edge(f"legend{i}a", f"legend{i}b", label=_esc(text), color=colour,
                      fontcolor=colour, style=style)
+        if folded:
+            leg.node("legend_folded", "▸ folded lines: click to open", shape="box",
+                     style="rounded,filled,bold", fillcolor="#eaf1fb", color="#1f77b4",
+                     fontname="Helvetica", fontsize="9", width="0", height="0")
+
+
+#: SVGs of the last few DOT texts laid out: opening a section and folding it again, or a
+#: second view of the same graph, costs no second ``dot`` run.
+_laid_out: OrderedDict[str, str] = OrderedDict()
+LAID_OUT_KEEP = 32
 
 
 def svg(dot: graphviz.Digraph) -> str:
-    """Lay the graph out with ``dot`` and return the SVG text.
+    """Lay the graph out with ``dot`` and return the SVG text (kept for the last
+    :data:`LAID_OUT_KEEP` DOT texts).
 
     Where no program can be started (Pyodide: ``subprocess`` raises ``OSError``), there
     is no ``dot`` either: the same :class:`MissingGraphviz` as on a machine without it.
     """
     if not versions.HAS_SUBPROCESSES:
         raise MissingGraphviz(INSTALL_HINT)
+    source = dot.source
+    if source in _laid_out and have_dot():
+        _laid_out.move_to_end(source)
+        return _laid_out[source]
     try:
-        return dot.pipe(format="svg", encoding="utf-8")
+        text = dot.pipe(format="svg", encoding="utf-8")
     except (graphviz.ExecutableNotFound, OSError):
         raise MissingGraphviz(INSTALL_HINT) from None
+    _laid_out[source] = text
+    while len(_laid_out) > LAID_OUT_KEEP:
+        _laid_out.popitem(last=False)
+    return text
 
 
 def browser_source(dot: graphviz.Digraph) -> str:

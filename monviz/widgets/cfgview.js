@@ -113,6 +113,10 @@ export function layoutDot(model, dot) {
   return promise;
 }
 
+// How long the linked timeline's cursor stays in a folded section before it is opened
+// (scrubbing through a big graph lays nothing out on the way).
+const FOLLOW_OPEN_MS = 150;
+
 class CFGViewView {
   constructor(model, el) {
     this.model = model;
@@ -188,6 +192,7 @@ class CFGViewView {
       "change:code": () => this.show(),
       "change:_svgs": () => this.show(),
       "change:_dots": () => this.show(),
+      "change:_maps": () => this.show(),
       "change:view": () => {
         this.viewSelect.value = m.get("view");
       },
@@ -206,6 +211,7 @@ class CFGViewView {
   }
 
   dispose() {
+    clearTimeout(this.openTimer);
     this.drawing = (this.drawing || 0) + 1; // a layout still running draws nothing
     for (const [ev, f] of Object.entries(this.handlers)) this.model.off(ev, f);
   }
@@ -227,6 +233,7 @@ class CFGViewView {
     this.svg = null;
     this.blockEls = new Map();
     this.edgeEls = new Map();
+    this.folded = null;
     this.shownKey = key;
     this.shownText = text;
     const token = (this.drawing = (this.drawing || 0) + 1);
@@ -265,7 +272,19 @@ class CFGViewView {
     this.root.dataset.layout = layout;
     svg.classList.add("monviz-cfg-svg");
     const g = this.graph();
-    // nodes are titled b<id>; edges b<src>->b<dst>, in the order of graph.edges
+    const map = (this.model.get("_maps") || {})[key];
+    if (map) this.tagFolded(svg, g, map);
+    else this.tagWhole(svg, g);
+    this.canvas.appendChild(svg);
+    this.svg = svg;
+    this.root.dataset.ready = "1";
+    this.root.dataset.code = key;
+    this.highlight();
+  }
+
+  // A graph drawn whole: nodes are titled b<id>; edges b<src>->b<dst>, in the order of
+  // graph.edges (g.drawn: an arrow drawn once for several identical edges).
+  tagWhole(svg, g) {
     const waiting = new Map(); // "src,dst" -> edge indices not yet matched
     (g.drawn || g.edges.map((_, i) => i)).forEach((i) => {
       const e = g.edges[i];
@@ -280,10 +299,7 @@ class CFGViewView {
       node.dataset.block = m[1];
       node.classList.add("monviz-block");
       this.blockEls.set(Number(m[1]), node);
-      node.addEventListener("click", () => {
-        this.model.set("block", Number(m[1]));
-        this.model.save_changes();
-      });
+      node.addEventListener("click", () => this.pick(Number(m[1])));
     }
     for (const edge of svg.querySelectorAll("g.edge")) {
       const title = edge.querySelector("title");
@@ -307,11 +323,95 @@ class CFGViewView {
     g.edges.forEach((e, i) => {
       if (!this.edgeEls.has(i) && twin.has(keyOf(e))) this.edgeEls.set(i, twin.get(keyOf(e)));
     });
-    this.canvas.appendChild(svg);
-    this.svg = svg;
-    this.root.dataset.ready = "1";
-    this.root.dataset.code = key;
-    this.highlight();
+  }
+
+  // A big graph drawn folded (Python's _maps[key]): nodes b<id> (a block) and s<k> (a folded
+  // section, click to open), clusters cluster_s<k> (an opened section, click its label to
+  // fold it), and arrows standing for one or more edges, matched in the order drawn.
+  tagFolded(svg, g, map) {
+    this.folded = map;
+    for (const node of svg.querySelectorAll("g.node")) {
+      const title = node.querySelector("title");
+      const name = title && title.textContent.trim();
+      const blocks = name && map.nodes[name];
+      if (!blocks) continue;
+      const section = /^s(\d+)$/.exec(name);
+      node.classList.add("monviz-block");
+      if (section) {
+        node.classList.add("monviz-section");
+        node.dataset.section = section[1];
+        node.addEventListener("click", () => this.openSection(Number(section[1])));
+      } else {
+        node.dataset.block = String(blocks[0]);
+        node.addEventListener("click", () => this.pick(blocks[0]));
+      }
+      for (const b of blocks) this.blockEls.set(b, node);
+    }
+    for (const cluster of svg.querySelectorAll("g.cluster")) {
+      const title = cluster.querySelector("title");
+      const m = title && /^cluster_s(\d+)$/.exec(title.textContent.trim());
+      if (!m) continue;
+      cluster.dataset.section = m[1];
+      cluster.classList.add("monviz-open-section");
+      const label = cluster.querySelector("text");
+      if (label) label.addEventListener("click", () => this.closeSection(Number(m[1])));
+    }
+    const waiting = new Map(); // "tail->head" -> arrows (edge index lists) not yet matched
+    for (const [tail, head, members] of map.arrows) {
+      const k = `${tail}->${head}`;
+      if (!waiting.has(k)) waiting.set(k, []);
+      waiting.get(k).push(members);
+    }
+    for (const edge of svg.querySelectorAll("g.edge")) {
+      const title = edge.querySelector("title");
+      const list = title && waiting.get(title.textContent.trim());
+      if (!list || !list.length) continue;
+      const members = list.shift();
+      const e = g.edges[members[0]];
+      edge.dataset.edge = String(members[0]);
+      edge.dataset.edges = members.join(" ");
+      edge.dataset.kind = members.every((i) => g.edges[i].kind === e.kind) ? e.kind : "mixed";
+      edge.classList.add("monviz-edge");
+      for (const i of members) this.edgeEls.set(i, edge);
+    }
+  }
+
+  pick(block) {
+    this.model.set("block", block);
+    this.model.save_changes();
+  }
+
+  // Open a folded section (Python lays the graph out again with its blocks drawn).
+  openSection(k, auto = false) {
+    if (!this.model.get("_can_open")) {
+      this.status.textContent = "this page shows big graphs folded: open it in a notebook " +
+        "(monviz.CFGView) to unfold a section";
+      return;
+    }
+    const key = this.model.get("code");
+    const all = { ...(this.model.get("_open") || {}) };
+    const now = new Set(all[key] || []);
+    if (auto) { // following the timeline: close the section it opened before
+      if (this.autoOpened && this.autoOpened.key === key) now.delete(this.autoOpened.section);
+      this.autoOpened = { key, section: k };
+    } else if (this.autoOpened && this.autoOpened.section === k) {
+      this.autoOpened = null; // opened by hand now: stays open
+    }
+    now.add(k);
+    all[key] = [...now].sort((a, b) => a - b);
+    this.status.textContent = `opening lines ${this.folded.sections[k][0]}–` +
+      `${this.folded.sections[k][1]}…`;
+    this.model.set("_open", all);
+    this.model.save_changes();
+  }
+
+  closeSection(k) {
+    const key = this.model.get("code");
+    const all = { ...(this.model.get("_open") || {}) };
+    all[key] = (all[key] || []).filter((x) => x !== k);
+    if (this.autoOpened && this.autoOpened.section === k) this.autoOpened = null;
+    this.model.set("_open", all);
+    this.model.save_changes();
   }
 
   // The block and edge for the linked timeline's current event.
@@ -352,6 +452,22 @@ class CFGViewView {
     this.model.set("block", block);
     this.model.set("edge", edge);
     this.model.save_changes();
+    this.followInto(key, block);
+  }
+
+  // Following the timeline into a folded section of a big graph: open it (and close the
+  // one opened the same way before), once the cursor has stayed there a moment.
+  followInto(key, block) {
+    clearTimeout(this.openTimer);
+    const map = (this.model.get("_maps") || {})[key];
+    if (!map || block < 0 || !this.model.get("follow")) return;
+    const k = map.section_of[block];
+    if (k == null || map.opened.includes(k)) return;
+    this.openTimer = setTimeout(() => {
+      if (this.model.get("code") === key && this.model.get("block") === block) {
+        this.openSection(k, true);
+      }
+    }, FOLLOW_OPEN_MS);
   }
 
   blockAt(g, offset) {
@@ -394,7 +510,9 @@ class CFGViewView {
     const b = this.blockEls.get(block);
     if (b) {
       b.classList.add("monviz-current");
-      parts.push(`block ${block}`);
+      const k = b.dataset.section;
+      parts.push(k == null ? `block ${block}` : `block ${block} (folded in lines ` +
+        `${this.folded.sections[k][0]}–${this.folded.sections[k][1]}: click it to open)`);
       this.reveal(b);
     }
     const e = this.edgeEls.get(edge);

@@ -29,6 +29,7 @@ import traitlets
 
 from ..cfg import ControlFlowGraph, cfg
 from ..errors import InvalidArgumentError, MonvizError
+from ..render import fold
 from ..render import graph as render_graph
 from ..trace import Trace
 
@@ -148,6 +149,13 @@ class CFGView(anywidget.AnyWidget):
     _viz = traitlets.Instance(VizAsset, allow_none=True).tag(
         sync=True, **ipywidgets.widget_serialization)
     _error = traitlets.Unicode("").tag(sync=True)
+    #: a big graph is drawn folded (:mod:`monviz.render.fold`): key -> the ids of its
+    #: opened sections (set by a click in the browser or :meth:`open_sections`) ...
+    _open = traitlets.Dict().tag(sync=True)
+    #: ... and key -> what each node and arrow of its drawing stands for (folded graphs only)
+    _maps = traitlets.Dict().tag(sync=True)
+    #: whether a click can open a section (False in a report: no kernel to lay it out)
+    _can_open = traitlets.Bool(True).tag(sync=True)
 
     def __init__(self, code_or_cfg, trace: Trace | None = None, *, view: str = "source",
                  **kwargs) -> None:
@@ -157,6 +165,8 @@ class CFGView(anywidget.AnyWidget):
             raise InvalidArgumentError(
                 f"view must be one of {', '.join(map(repr, render_graph.VIEWS))}, not {view!r}")
         self._trace = trace
+        self._overlays: dict[str, object] = {}  # key -> its Overlay (or None), counted once
+        self._foldings: dict[str, fold.Folding | None] = {}  # key -> its sections, cut once
         self._entries: dict[str, tuple[ControlFlowGraph, int | None]] = {}
         first = self._collect(code_or_cfg, trace)
         graphs = {key: {**_describe(g), "cid": cid} for key, (g, cid) in self._entries.items()}
@@ -217,6 +227,25 @@ class CFGView(anywidget.AnyWidget):
                 return
         raise InvalidArgumentError(f"no graph for {code!r} here; choose from {self.codes}")
 
+    @property
+    def sections(self) -> list:
+        """The sections the graph shown is folded into (:class:`monviz.render.fold.Section`),
+        empty when it is small enough to be drawn whole."""
+        folding = self._folding(self.code)
+        return [] if folding is None else list(folding.sections)
+
+    def open_sections(self, *sections: int, only: bool = False) -> None:
+        """Open folded sections (ids from :attr:`sections`) of the graph shown: their blocks
+        are drawn; ``only`` closes the others. ``open_sections(only=True)`` folds them all."""
+        count = len(self.sections)
+        bad = [s for s in sections if not isinstance(s, int) or not 0 <= s < count]
+        if bad:
+            raise InvalidArgumentError(
+                f"no section {bad[0]!r} in {self.graph.qualname}: it has "
+                + (f"sections 0 to {count - 1}" if count else "no sections (drawn whole)"))
+        now = set() if only else set(self._open.get(self.code, ()))
+        self._open = {**self._open, self.code: sorted(now | set(sections))}
+
     def highlight(self, block: int | None = None, edge=None) -> None:
         """Highlight a block (id) and/or an edge (an :class:`~monviz.cfg.Edge` or its index)."""
         if edge is not None and not isinstance(edge, int):
@@ -228,16 +257,17 @@ class CFGView(anywidget.AnyWidget):
     def dot_of(self, key: str | None = None) -> str:
         """The DOT text of a graph (default: the one shown), with its overlay when there is
         one: what the browser lays out when there is no ``dot`` here."""
-        return render_graph.browser_source(self._digraph(key))
+        return render_graph.browser_source(self._drawing(key).dot)
 
     def svg_of(self, key: str | None = None) -> str:
         """The SVG of a graph (default: the one shown), with its overlay when there is one,
         laid out by ``dot`` (:class:`~monviz.render.graph.MissingGraphviz` without it)."""
-        return render_graph.svg(self._digraph(key))
+        return render_graph.svg(self._drawing(key).dot)
 
-    def _digraph(self, key: str | None):
-        key = key or self.code
-        graph, cid = self._entries[key]
+    def _overlay(self, key: str, graph: ControlFlowGraph, cid: int | None):
+        """The trace's counts on one graph (counted once per key), or None."""
+        if key in self._overlays:
+            return self._overlays[key]
         overlay = None
         if self._trace is not None and cid is not None and len(self._trace) > OVERLAY_LIMIT:
             self._error = (f"counts are not drawn for traces of more than {OVERLAY_LIMIT:,} "
@@ -247,23 +277,55 @@ class CFGView(anywidget.AnyWidget):
                 overlay = graph.overlay(self._trace)
             except MonvizError as exc:  # recorded by another Python: no counts
                 self._error = str(exc)
-        sources = self._trace.sources if self._trace is not None else None
-        return render_graph.to_dot(graph, overlay, view=self.view, sources=sources)
+        self._overlays[key] = overlay
+        return overlay
 
-    def _ensure_drawn(self, key: str) -> None:
-        """Lay out one graph (SVG by ``dot``), or give the browser its DOT text."""
-        if key not in self._entries or key in self._svgs or key in self._dots:
+    def _folding(self, key: str) -> fold.Folding | None:
+        """The sections of a big graph (cut once per key), None for a graph drawn whole."""
+        if key not in self._foldings:
+            graph = self._entries[key][0]
+            sources = self._trace.sources if self._trace is not None else None
+            self._foldings[key] = fold.fold(graph, sources) if fold.should_fold(graph) else None
+        return self._foldings[key]
+
+    def _drawing(self, key: str | None) -> render_graph.Drawing:
+        key = key or self.code
+        graph, cid = self._entries[key]
+        sources = self._trace.sources if self._trace is not None else None
+        return render_graph.draw(graph, self._overlay(key, graph, cid), view=self.view,
+                                 sources=sources, fold=self._folding(key) or False,
+                                 opened=self._open.get(key, ()))
+
+    def _ensure_drawn(self, key: str, again: bool = False) -> None:
+        """Lay out one graph (SVG by ``dot``), or give the browser its DOT text; ``again``
+        after its opened sections changed."""
+        if key not in self._entries or (not again and (key in self._svgs or key in self._dots)):
             return
+        if self._layout == "browser" and self._viz is None:
+            return  # _error says why nothing can lay it out
+        drawing = self._drawing(key)
+        if drawing.folding is not None:
+            self._maps = {**self._maps, key: _map(drawing)}
         if self._layout == "browser":
-            if self._viz is not None:  # else _error says why nothing can lay it out
-                self._dots = {**self._dots, key: self.dot_of(key)}
+            self._dots = {**self._dots, key: render_graph.browser_source(drawing.dot)}
             return
         try:
-            text = self.svg_of(key)
+            text = render_graph.svg(drawing.dot)
         except MonvizError as exc:  # MONVIZ_LAYOUT=dot and no dot: say so in the widget
             self._error = str(exc)
             return
         self._svgs = {**self._svgs, key: text}
+
+    @traitlets.observe("_open")
+    def _open_changed(self, change) -> None:
+        old, new = change["old"] or {}, change["new"] or {}
+        for key in set(old) | set(new):
+            if sorted(old.get(key, ())) != sorted(new.get(key, ())) and key in self._entries:
+                try:
+                    self._ensure_drawn(key, again=True)
+                except Exception as exc:  # surfaced: traitlets swallows observer errors
+                    self._error = f"could not draw {key}: {type(exc).__name__}: {exc}"
+                    self.log.exception("CFGView could not draw %s", key)
 
     @traitlets.observe("code")
     def _code_changed(self, change) -> None:
@@ -281,6 +343,7 @@ class CFGView(anywidget.AnyWidget):
             return
         self._svgs = {}
         self._dots = {}
+        self._maps = {}
         self._ensure_drawn(self.code)
 
     def __repr__(self) -> str:
@@ -305,6 +368,16 @@ class CFGView(anywidget.AnyWidget):
                 return bundle
         data["image/svg+xml"] = svg
         return bundle
+
+
+def _map(drawing: render_graph.Drawing) -> dict:
+    """What the browser needs to point at a folded drawing's parts: node -> block ids,
+    the arrows (tail, head, edge indices) in order, and each section's lines."""
+    return {"nodes": drawing.nodes, "arrows": [list(a) for a in drawing.arrows],
+            "opened": sorted(drawing.opened),
+            "sections": [[s.first, s.last, len(s.blocks)] for s in drawing.folding.sections],
+            "section_of": [drawing.folding.section_of[b] for b in
+                           range(len(drawing.folding.section_of))]}
 
 
 def _choose_layout() -> tuple[str, str, VizAsset | None]:
