@@ -222,3 +222,18 @@ def test_progress_is_reported_while_the_report_is_made(trace, monkeypatch):
 def test_a_report_needs_a_trace():
     with pytest.raises(monviz.InvalidArgumentError, match=r"needs a monviz\.Trace, not list"):
         report.report_html([])
+
+
+def test_a_big_function_is_drawn_folded_in_the_report_which_cannot_open_sections():
+    body = "".join(f"    if x == {k}:\n        y = {k}\n    else:\n        y = -{k}\n"
+                   for k in range(300))
+    source = f"def big(x):\n    y = 0\n{body}    return y\n\nbig(7)\n"
+    info, _ = unpack(report.report_html(monviz.record(source, filename="<big cell>")))
+    cfg = info["cfg"]
+    (key,) = [k for k, g in cfg["_graphs"].items() if g["qualname"] == "big"]
+    folded = cfg["_maps"][key]
+    assert len(folded["sections"]) > 5 and folded["opened"] == []
+    assert cfg["_can_open"] is False and cfg["_open"] == {}
+    drawn = cfg["_svgs"].get(key) or cfg["_dots"][key]
+    assert drawn.count("s1") and "cluster_s" not in drawn
+    assert all(f"b{b}" not in folded["nodes"] for b in range(len(folded["section_of"])))
