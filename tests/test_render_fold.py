@@ -296,3 +296,42 @@ def test_a_folded_graph_shows_in_a_notebook_as_svg(big):
     _, graph, *_ = big
     bundle = graph._repr_mimebundle_()
     assert "image/svg+xml" in bundle and "lines " in bundle["image/svg+xml"]
+
+
+def test_a_section_can_start_at_a_statement_that_starts_no_block_of_its_own():
+    body = "".join(f"    try:\n        with open('/dev/null') as fh:\n"
+                   f"            y += {k} // (x - {k})\n"
+                   f"    except ZeroDivisionError:\n        y = 0\n" for k in range(150))
+    func = define(f"def t(x):\n    y = 0\n{body}    return y\n", "t", "<fold-cell-try>")
+    graph = monviz.cfg(func)
+    folding = fold.fold(graph)
+    assert fold.should_fold(graph) and len(folding.sections) > 5
+    tries = {n.lineno for n in ast.walk(ast.parse("".join(linecache.getlines(
+        "<fold-cell-try>")))) if isinstance(n, ast.Try)}
+    assert all(s.first in tries for s in folding.sections[1:-1])
+    assert max(len(s.blocks) for s in folding.sections) < 2 * fold.SECTION_BLOCKS
+    for before, after in zip(folding.sections, folding.sections[1:]):
+        assert after.first == before.last + 1  # no gap between sections
+
+
+@pytest.mark.parametrize("shape", ["decorated", "method", "module"])
+def test_the_statements_listed_are_the_code_objects_own(shape):
+    chunks = "".join(f"if x == {k}:\n    y = {k}\nelif x > {k}:\n    y = -{k}\n"
+                     for k in range(300))
+    indent = lambda text, n: "".join(" " * n + ln for ln in text.splitlines(True))  # noqa: E731
+    source = {
+        "decorated": "import functools\n\n@functools.lru_cache\n@staticmethod\ndef f(x):\n"
+                     f"    y = 0\n{indent(chunks, 4)}    return y\n",
+        "method": f"class C:\n    def f(self, x):\n        y = 0\n{indent(chunks, 8)}"
+                  "        return y\n",
+        "module": f"x = 3\ny = 0\n{chunks}",
+    }[shape]
+    filename = f"<fold-cell-{shape}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    code = compile(source, filename, "exec", dont_inherit=True)
+    graph = max(monviz.cfg(code).walk(), key=lambda g: len(g.blocks))
+    body = [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.FunctionDef)]
+    own = {s.lineno for s in (body[0].body if body else ast.parse(source).body)}
+    folding = fold.fold(graph)
+    listed = [ln for s in folding.sections for ln in s.heads]
+    assert listed == sorted(own)  # every own statement once, in order, nothing else

@@ -22,6 +22,7 @@ code) to that of a block that leads into it, else to the block before it.
 from __future__ import annotations
 
 import ast
+import bisect
 import linecache
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -39,11 +40,12 @@ LISTED = 6
 
 @dataclass(frozen=True)
 class Section:
-    """Consecutive source lines of one code object, and the blocks that start in them."""
+    """Consecutive source lines of one code object, and the blocks filed under them.
+    Sections cover the code's lines with no gap, in order."""
 
     id: int
     first: int  # first source line
-    last: int  # last source line with a block
+    last: int  # last source line (the next section's first, minus one)
     blocks: tuple[int, ...]  # block ids, in offset order
     heads: tuple[int, ...]  # first lines of the outermost statements in it
 
@@ -80,34 +82,63 @@ def fold(graph: ControlFlowGraph, sources: dict[str, str] | None = None,
     for block in graph.blocks:
         per_line.setdefault(anchor[block.id], []).append(block.id)
     lines = sorted(per_line)
-    depth = _statement_depths(graph, sources)
+    depth, defs = _statement_depths(graph, sources)
     known = bool(depth)
     if not known:  # no source: any line may end a section, none is listed
         depth = dict.fromkeys(lines, 0)
-    body = [depth[ln] for ln in lines if ln in depth and ln > graph.code.co_firstlineno]
-    outer = min(body or [depth.get(ln, 0) for ln in lines])
+    outer = _body_depth(graph, depth, defs, lines)
+    starts = sorted(depth)
     groups: list[list[int]] = [[]]
-    count = 0
+    firsts: list[int] = [lines[0]]  # each section's first line
+    count, previous = 0, None
     for line in lines:
-        d = depth.get(line)
-        # a section ends at the function's own statements once it holds ``size`` blocks,
-        # one level deeper from twice that, and so on: as shallow a cut as it can be
+        # the outermost statement that starts after the previous block's line, up to this
+        # one (a ``try:`` or ``with`` line may start no block of its own)
+        since = starts[bisect.bisect_right(starts, previous):bisect.bisect_right(starts, line)] \
+            if previous is not None else []
+        d = min((depth[ln] for ln in since), default=None)
+        # a section ends before the function's own statements once it holds ``size``
+        # blocks, one level deeper from twice that, and so on: as shallow a cut as can be
         if groups[-1] and d is not None and count >= size and d <= outer + count // size - 1:
             groups.append([])
+            firsts.append(next(ln for ln in since if depth[ln] == d))
             count = 0
         groups[-1].append(line)
         count += len(per_line[line])
+        previous = line
+    ends = [first - 1 for first in firsts[1:]]
+    ends.append(max((ln for b in graph.blocks for ln in b.lines), default=lines[-1]))
     sections, section_of = [], {}
-    for k, group in enumerate(groups):
+    for k, (group, first, last) in enumerate(zip(groups, firsts, ends)):
         blocks = sorted(b for line in group for b in per_line[line])  # ids: offset order
-        inner = [ln for ln in group if ln in depth and ln > graph.code.co_firstlineno]
-        inner = inner or [ln for ln in group if ln in depth]
-        top = min((depth[ln] for ln in inner), default=None)
-        heads = tuple(ln for ln in inner if depth[ln] == top)
-        sections.append(Section(k, group[0], group[-1], tuple(blocks), heads if known else ()))
+        heads = _heads(starts, depth, first, last, outer) if known else ()
+        sections.append(Section(k, first, max(last, group[-1]), tuple(blocks), heads))
         for b in blocks:
             section_of[b] = k
     return Folding(tuple(sections), section_of)
+
+
+def _body_depth(graph: ControlFlowGraph, depth: dict[int, int], defs: dict[int, int],
+                lines: list[int]) -> int:
+    """The nesting depth of the code object's own statements: one more than its ``def`` or
+    ``class`` statement's (found by its first line, decorators included), 0 for a module."""
+    code = graph.code
+    if code.co_name == "<module>":
+        return 0
+    if code.co_firstlineno in defs:
+        return defs[code.co_firstlineno] + 1
+    inside = [depth[ln] for ln in lines if ln in depth and ln > code.co_firstlineno]
+    return min(inside or [depth.get(ln, 0) for ln in lines])
+
+
+def _heads(starts: list[int], depth: dict[int, int], first: int, last: int,
+           outer: int) -> tuple[int, ...]:
+    """The first lines of the outermost of the code's own statements between two lines
+    (``starts``: every statement's first line, sorted)."""
+    inside = [ln for ln in starts[bisect.bisect_left(starts, first):
+                                  bisect.bisect_right(starts, last)] if depth[ln] >= outer]
+    top = min((depth[ln] for ln in inside), default=None)
+    return tuple(ln for ln in inside if depth[ln] == top)
 
 
 def _anchors(graph: ControlFlowGraph) -> dict[int, int]:
@@ -131,25 +162,31 @@ def _anchors(graph: ControlFlowGraph) -> dict[int, int]:
 
 
 def _statement_depths(graph: ControlFlowGraph, sources: dict[str, str] | None
-                      ) -> dict[int, int]:
-    """Line -> nesting depth of the statement starting on it, from the code's source
-    (empty when the source cannot be read or parsed: then any line may end a section)."""
+                      ) -> tuple[dict[int, int], dict[int, int]]:
+    """Line -> nesting depth of the statement starting on it, from the code's source, and
+    the same for ``def`` and ``class`` statements by their first line, decorators included
+    (what ``co_firstlineno`` is); both empty when the source cannot be read or parsed:
+    then any line may end a section."""
     filename = graph.code.co_filename
     text = (sources or {}).get(filename)
     if text is None:
         text = "".join(linecache.getlines(filename))
     if not text:
-        return {}
+        return {}, {}
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
-        return {}
+        return {}, {}
     depths: dict[int, int] = {}
+    defs: dict[int, int] = {}
 
     def visit(node: ast.AST, depth: int) -> None:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.stmt):
                 depths.setdefault(child.lineno, depth)
+                if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    first = min([child.lineno, *(d.lineno for d in child.decorator_list)])
+                    defs.setdefault(first, depth)
                 visit(child, depth + 1)
             elif isinstance(child, (ast.excepthandler, ast.match_case)):
                 line = getattr(child, "lineno", None) or child.pattern.lineno
@@ -159,4 +196,4 @@ def _statement_depths(graph: ControlFlowGraph, sources: dict[str, str] | None
                 visit(child, depth)
 
     visit(tree, 0)
-    return depths
+    return depths, defs
