@@ -255,3 +255,24 @@ def test_a_values_report_shows_the_variables_at_each_step(offline, tmp_path):
     expect(last).to_have_text(frames[0].locals["data"][:-1] + ", '<b>&</b>']")
     page.screenshot(path=str(tmp_path / "values.png"), full_page=True)
     assert refused == [] and errors == []
+
+
+def test_a_big_functions_graph_is_folded_in_the_report_and_says_where_it_opens(offline,
+                                                                            tmp_path):
+    page, refused, errors = offline
+    body = "".join(f"    if x == {k}:\n        y = {k}\n    elif x > {k}:\n        y = -{k}\n"
+                   for k in range(300))
+    source = f"def big(x):\n    y = 0\n{body}    return y\n\nbig(7)\n"
+    program = tmp_path / "big.py"
+    program.write_text(source)
+    trace = monviz.record(source, filename=str(program))
+    _, cfgw = open_report(page, trace.save_html(tmp_path / "big.html"))
+    cfgw.locator("select.monviz-cfg-select").select_option(label="big (line 1)")
+    sections = cfgw.locator("g.monviz-section")
+    expect(sections.first).to_be_visible(timeout=30_000)
+    assert sections.count() > 10
+    expect(sections.first).to_contain_text("lines 1–")
+    sections.nth(2).click()
+    expect(cfgw.locator(".monviz-cfg-status")).to_contain_text("open it in a notebook")
+    expect(cfgw.locator("g.monviz-open-section")).to_have_count(0)
+    assert refused == [] and errors == []
