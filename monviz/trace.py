@@ -18,7 +18,7 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import chain, repeat
+from itertools import accumulate, chain, repeat
 from operator import sub
 from types import CodeType
 from typing import NamedTuple
@@ -94,17 +94,19 @@ class Event(NamedTuple):
 
 
 FIELDS = Event._fields
-#: Above this many runs of one code object, counting per run costs more than a Counter.
-_MAX_RUNS = 4096
+#: Rows per block of the rank marks (:meth:`Trace._rank`): a lookup counts at most this
+#: many kinds; the marks are one int per block and table.
+_BLOCK = 1024
+#: After ``len(trace) >> _WARM_SHIFT`` lookups (and at least ``_WARM_MIN``), the full
+#: row indexes are built: what they cost is then repaid by lookups in O(log n).
+_WARM_SHIFT, _WARM_MIN = 8, 256
+#: Runs per group when counting (:meth:`Trace._run_counts`).
+_CHUNK = 32
+#: A run content longer than this is counted with one ``bytes.count`` per kind present.
+_LONG_RUN = 64
 _VALUE_FIELD = {_stream.EXIT: "value", _stream.EXC: "exception", _stream.UNWIND: "exception",
                 _stream.THROW: "exception", _stream.VALUED: "exception"}
 _ARRAYS = _stream.PACKED
-
-
-def _find(rows, i: int) -> int | None:
-    """Position of row ``i`` in a sorted table of rows, or None."""
-    j = bisect.bisect_left(rows, i)
-    return j if j < len(rows) and rows[j] == i else None
 
 
 class Trace:
@@ -130,6 +132,7 @@ class Trace:
         self._shapes = [_stream.shape(n) for n in self.kind_names]
         self._layout = _stream.Layout.of(self.kind_names)
         self._index: dict[str, list[int]] = {}
+        self._lookups = 0
         #: the variables per step of a ``values=True`` recording (:mod:`monviz.frames`)
         self._values = None
 
@@ -139,6 +142,50 @@ class Trace:
         if rows is None:
             rows = self._index[name] = _stream.rows_for(self._d.kind, self._layout.tables[name])
         return rows
+
+    def _kinds(self) -> bytes:
+        """The kind column as ``bytes`` (a copy: 1 byte per event), for C-level passes."""
+        return _stream.as_bytes(self._d.kind)
+
+    def _before(self, key: str, table: bytes, i: int) -> int:
+        """How many rows before row ``i`` have a kind flagged in ``table``.
+
+        Without building a per-row index: the count at every ``_BLOCK``-th row is
+        kept (one ``translate`` and a ``bytes.count`` per block, once per table),
+        and the rest of the block is counted on demand.
+        """
+        marks = self._index.get(key)
+        if marks is None:
+            flags = self._kinds().translate(table)
+            starts = range(0, len(flags), _BLOCK)
+            marks = self._index[key] = list(accumulate(
+                map(flags.count, repeat(1), starts, range(_BLOCK, len(flags) + _BLOCK, _BLOCK)),
+                initial=0))
+        start = i - i % _BLOCK
+        return marks[start // _BLOCK] + _stream.as_bytes(
+            self._d.kind[start:i]).translate(table).count(1)
+
+    def _rank(self, name: str, i: int, k: int, full: bool) -> int | None:
+        """Position of row ``i`` (of kind ``k``) in a rank-ordered table, or None when
+        rows of that kind have no entry there. ``full``: build the per-row index."""
+        table = self._layout.tables[name]
+        if not table[k]:
+            return None
+        rows = self._rows(name) if full else self._index.get(name)
+        if rows is not None:
+            return bisect.bisect_left(rows, i)
+        return self._before(name + "@", table, i)
+
+    def _depth_at(self, i: int, k: int, full: bool) -> int:
+        """The call depth of row ``i``: stored, or what :func:`_stream.derive_depth` gives
+        (counted from the frame events before it, without deriving every row's)."""
+        d = self._d
+        if full or len(d.depth) == len(self) or "depth" in self._index:
+            return self.depths()[i]
+        layout = self._layout
+        level = (d.level0 + self._before("push@", layout.push, i)
+                 - self._before("pop@", layout.pop, i))
+        return max(level + layout.push[k] - 1, 0)
 
     def depths(self) -> list[int] | array:
         """The call depth of every event (0 for the outermost recorded frame)."""
@@ -208,6 +255,8 @@ class Trace:
 
     def _event(self, i: int) -> Event:
         d = self._d
+        self._lookups += 1  # the first lookups use rank marks; many, the full indexes
+        full = self._lookups > max(_WARM_MIN, len(d.kind) >> _WARM_SHIFT)
         k = d.kind[i]
         name, shape = self.kind_names[k], self._shapes[k]
         cid = d.code_id[bisect.bisect_right(d.code_start, i) - 1]
@@ -215,25 +264,28 @@ class Trace:
         a = d.a[i]
         value = exception = target = func = arg0 = None
         if shape == _stream.JUMPISH:
-            target = d.jump_dest[_find(self._rows("jump_dest"), i)]
+            target = d.jump_dest[self._rank("jump_dest", i, k, full)]
         elif shape == _stream.CALLISH:
-            j = _find(self._rows("call_func"), i)
+            j = self._rank("call_func", i, k, full)
             func, arg0 = d.values[d.call_func[j]], d.values[d.call_arg0[j]]
         elif shape in _VALUE_FIELD:
-            text = d.values[d.value_ids[_find(self._rows("value_ids"), i)]]
+            text = d.values[d.value_ids[self._rank("value_ids", i, k, full)]]
             if _VALUE_FIELD[shape] == "value":
                 value = text
             else:
                 exception = text
         is_line = shape == _stream.LINE
         thread = d.thread_idx[bisect.bisect_right(d.thread_start, i) - 1]
+        j = self._rank("time_ns", i, k, full)
         return Event(i, name, info, None if is_line else a, a if is_line else info.line_for(a),
-                     target, func, arg0, value, exception, self.depths()[i],
-                     d.threads[thread], self.time_of(i))
+                     target, func, arg0, value, exception, self._depth_at(i, k, full),
+                     d.threads[thread], None if j is None else d.time_ns[j])
 
     def time_of(self, i: int) -> int | None:
         """ns since the recording started, for frame events; ``None`` for others."""
-        j = _find(self._rows("time_ns"), i)
+        if not 0 <= i < len(self):
+            return None
+        j = self._rank("time_ns", i, self._d.kind[i], False)
         return None if j is None else self._d.time_ns[j]
 
     def _code_runs(self) -> list[tuple[int, int]]:
@@ -266,23 +318,23 @@ class Trace:
     def counts(self) -> dict[CodeInfo, dict[str, int]]:
         """Events per code object and event name.
 
-        Per run of one code object, one ``bytes.count`` per kind present (C passes
-        over the kind column); a ``Counter`` of (code, kind) pairs when the code
-        object changes very often.
+        From the runs of one code object, never per event (see :meth:`_run_counts`):
+        a ``Counter`` of each distinct run's kinds when short, a ``bytes.count`` per
+        kind present when long.
         """
-        d = self._d
-        kinds = d.kind.tobytes()
+        kinds = self._kinds()
+        runs = self._run_counts(kinds)
+        long = any(len(r) > _LONG_RUN for _, r in runs)
+        present = kinds_present(kinds, len(self.kind_names)) if long else ()
         per_code: dict[int, Counter] = {}
-        if len(d.code_id) > _MAX_RUNS:
-            for (cid, k), n in Counter(zip(self.code_ids(), kinds)).items():
-                per_code.setdefault(cid, Counter())[k] += n
-        else:
-            present = sorted(set(kinds))
-            starts = [*d.code_start, len(kinds)]
-            for cid, start, end in zip(d.code_id, starts, starts[1:]):
-                row = per_code.setdefault(cid, Counter())
+        for (cid, run), times in runs.items():
+            row = per_code.setdefault(cid, Counter())
+            if len(run) > _LONG_RUN:
                 for k in present:
-                    row[k] += kinds.count(k, start, end)
+                    row[k] += run.count(k) * times
+            else:
+                for k, n in Counter(run).items():
+                    row[k] += n * times
         merged: dict[CodeInfo, Counter] = {}
         for cid in sorted(per_code):  # code objects that look the same (IPython compiles
             # each top-level statement of a cell as its own <module>) share one row
@@ -291,10 +343,52 @@ class Trace:
         return {info: {self.kind_names[k]: n for k, n in sorted(row.items()) if n}
                 for info, row in merged.items() if any(row.values())}
 
+    def _run_counts(self, kinds: bytes) -> Counter:
+        """How often each ``(code index, kinds of the run)`` occurs among the runs.
+
+        A program repeats itself (loops, calls), and so do its runs: they are
+        taken ``_CHUNK`` at a time, each group keyed by its code indexes, run
+        lengths and kinds (three byte strings sliced from the columns: one
+        Python-level step per group, none per run), and only the distinct groups
+        are split into their runs.
+        """
+        d = self._d
+        n, column = len(kinds), d.code_start
+        if n >> (8 * column.itemsize - 1):  # the row count must fit a lane of the starts
+            column = array("q", _ints(column))
+        width = column.itemsize
+        starts = _stream.as_bytes(column)
+        ends = starts[width:] + n.to_bytes(width, sys.byteorder)
+        # ends - starts, lane by lane: no lane borrows, since runs do not end before they start
+        lengths = (int.from_bytes(ends, sys.byteorder)
+                   - int.from_bytes(starts, sys.byteorder)).to_bytes(len(starts), sys.byteorder)
+        codes, cw = _stream.as_bytes(d.code_id), d.code_id.itemsize
+        first = _ints(column[::_CHUNK])
+        last = first[1:]
+        last.append(n)
+        runs = len(d.code_id)
+
+        def cuts(data: bytes, w: int):  # the groups' slices of a run column (w bytes a run)
+            step = _CHUNK * w
+            return map(data.__getitem__, map(slice, range(0, runs * w, step),
+                                             range(step, runs * w + step, step)))
+
+        groups = Counter(zip(cuts(codes, cw), cuts(lengths, width),
+                             map(kinds.__getitem__, map(slice, first, last))))
+        out: Counter = Counter()
+        code_type, length_type = _stream.typecode(d.code_id), _stream.typecode(column)
+        for (ids, lens, group), times in groups.items():
+            at = 0
+            for cid, length in zip(array(code_type, ids), array(length_type, lens)):
+                out[cid, group[at:at + length]] += times
+                at += length
+        return out
+
     def totals(self) -> dict[str, int]:
         """Events per event name, in catalogue order (a ``bytes.count`` per kind present)."""
-        kinds = self._d.kind.tobytes()
-        return {self.kind_names[k]: kinds.count(k) for k in sorted(set(kinds))}
+        kinds = self._kinds()
+        return {self.kind_names[k]: kinds.count(k)
+                for k in kinds_present(kinds, len(self.kind_names))}
 
     def filter(self, events=None, code=None) -> Trace:
         """A new trace with only the given events (names or groups) and/or code objects.
@@ -465,6 +559,19 @@ class Trace:
         from .render.summary import trace_summary_html
 
         return trace_summary_html(self)
+
+
+def kinds_present(kinds: bytes, known: int) -> list[int]:
+    """``sorted(set(kinds))`` without a pass in Python: a ``memchr`` per kind number
+    below ``known``, then one ``translate`` for any other byte (there are none)."""
+    found = [k for k in range(min(known, 256)) if k in kinds]
+    rest = kinds.translate(None, bytes(found))
+    return sorted([*found, *set(rest)]) if rest else found
+
+
+def _ints(column) -> list[int]:
+    """A column as a list of ints (``tolist`` is one C pass for arrays and memoryviews)."""
+    return column.tolist() if hasattr(column, "tolist") else list(column)
 
 
 def _exc_text(exc: BaseException) -> str:

@@ -6,6 +6,7 @@ Every query is checked against the same answer computed by iterating the trace.
 from __future__ import annotations
 
 import json
+import random
 import textwrap
 import threading
 from collections import Counter
@@ -312,3 +313,320 @@ def test_counts_add_up_code_objects_that_look_the_same():
                            if e.code.filename == "<cell-1>" and e.code.qualname == "<module>")
     assert rows["<module>"] == dict(by_iteration) == {"PY_START": 2, "LINE": 3}
     assert sum(sum(r.values()) for r in trace.counts().values()) == len(trace)
+
+
+# -- the fast paths (10M events stay interactive): the same answers as a walk over every row --
+
+MANY_CODES = textwrap.dedent("""
+    def fib(n):
+        return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+    def squares(n):
+        for i in range(n):
+            yield i * i
+
+    def fails(i):
+        raise ValueError(i)
+
+    class Box:
+        def __init__(self, v):
+            self.v = v
+
+        def grow(self):
+            self.v += 1
+            return self.v
+
+    for r in range(3):
+        fib(7 + r)
+        total = sum(squares(20 + r))
+        box = Box(r)
+        for _ in range(4 + r):
+            box.grow()
+        try:
+            fails(r)
+        except ValueError:
+            pass
+        if r == 1:
+            sorted([3, 1, 2], key=lambda x: -x)
+""")
+
+DEEP = textwrap.dedent("""
+    def down(n):
+        if n:
+            return down(n - 1) + 1
+        return 0
+
+    down(300)   # deeper than a byte: the depth column is 2 bytes wide
+    down(5)
+""")
+
+
+def threaded_target():
+    def leaf(n):
+        return n * 2
+
+    def worker(out):
+        out.append(sum(leaf(i) for i in range(40)))
+
+    def target():
+        out: list = []
+        threads = [threading.Thread(target=worker, args=(out,)) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        worker(out)
+        return out
+
+    return target
+
+
+def make_case(case: str, tmp_path) -> Trace:
+    """A trace of each shape the fast paths meet: several code objects, a 2-byte depth
+    column, threads, the cap, filters, a saved file and JSON."""
+    if case == "threads":
+        return monviz.record(threaded_target())
+    if case == "deep":
+        return monviz.record(DEEP, filename="<deep>")
+    if case == "lines only":  # no frame events kept: runs change without a PY_START
+        return monviz.record(MANY_CODES, filename="<many>", events=["LINE"])
+    full = monviz.record(MANY_CODES, filename="<many>")
+    if case == "several codes":
+        return full
+    if case == "capped":
+        capped = monviz.record(MANY_CODES, filename="<many>", max_events=700)
+        assert capped.truncated and len(capped) == 700
+        return capped
+    if case == "filtered events":
+        return full.filter(events=["LINE", "BRANCH", "JUMP", "CALL", "PY_RETURN", "RAISE"])
+    if case == "filtered code":
+        return full.filter(code=["fib", "grow"])
+    if case == "loaded":
+        return monviz.load(full.save(tmp_path / "t.monviz"))
+    if case == "json":
+        return Trace.from_json(full.to_json())
+    raise AssertionError(case)
+
+
+CASES = ["several codes", "deep", pytest.param("threads", marks=needs_threads), "lines only",
+         "capped", "filtered events", "filtered code", "loaded", "json"]
+
+
+def fresh(trace: Trace) -> Trace:
+    """The same columns in a new Trace: no index of any kind built yet."""
+    return trace._with(trace._d)
+
+
+def walk(trace: Trace) -> tuple[list[Event], list[int]]:
+    """Every event decoded by one pass over the columns, row by row, in plain Python;
+    and the code index of every row. The ground truth for the fast paths."""
+    from monviz import _stream as s
+
+    d, n = trace._d, len(trace)
+    code_of: list[int] = []
+    thread_of: list[int] = []
+    for column, starts, values in ((code_of, d.code_start, d.code_id),
+                                   (thread_of, d.thread_start, d.thread_idx)):
+        bounds = [*starts, n]
+        for value, start, end in zip(values, bounds, bounds[1:]):
+            column.extend([value] * (end - start))
+    assert len(code_of) == len(thread_of) == n
+    stored = len(d.depth) == n
+    level = d.level0
+    seen = Counter()  # rows of each rank-ordered table so far
+    events = []
+    for i in range(n):
+        name = trace.kind_names[d.kind[i]]
+        shape = s.shape(name)
+        push, pop = shape in (s.START, s.THROW), shape in (s.EXIT, s.UNWIND)
+        depth = d.depth[i] if stored else max(level + push - 1, 0)
+        level += push - pop
+        info = trace.code_infos()[code_of[i]] if code_of[i] >= 0 else monviz.trace.UNKNOWN_CODE
+        a = d.a[i]
+        target = func = arg0 = value = exception = time_ns = None
+        if shape == s.JUMPISH:
+            target = d.jump_dest[seen["jump"]]
+            seen["jump"] += 1
+        if shape == s.CALLISH:
+            func, arg0 = d.values[d.call_func[seen["call"]]], d.values[d.call_arg0[seen["call"]]]
+            seen["call"] += 1
+        if shape in (s.EXIT, s.UNWIND, s.THROW, s.EXC, s.VALUED):
+            text = d.values[d.value_ids[seen["value"]]]
+            seen["value"] += 1
+            if shape == s.EXIT:
+                value = text
+            else:
+                exception = text
+        if shape in (s.START, s.EXIT, s.UNWIND):
+            time_ns = d.time_ns[seen["time"]]
+            seen["time"] += 1
+        line = a if shape == s.LINE else info.line_for(a)
+        events.append(Event(i, name, info, None if shape == s.LINE else a, line, target, func,
+                            arg0, value, exception, depth, d.threads[thread_of[i]], time_ns))
+    assert seen["jump"] == len(d.jump_dest) and seen["time"] == len(d.time_ns)
+    return events, code_of
+
+
+@pytest.mark.parametrize("backend", ["compiled", "python"])
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("block", [1, 7, 1024])
+def test_each_event_looked_up_alone_is_the_walks(backend, case, block, use_backend, tmp_path,
+                                                 monkeypatch):
+    """``trace[i]`` counts its ranks and depth per block of rows instead of building an
+    index of every row: any row, in any order, from any block size."""
+    use_backend(backend)
+    trace = make_case(case, tmp_path)
+    expected, _ = walk(trace)
+    monkeypatch.setattr(monviz.trace, "_BLOCK", block)
+    monkeypatch.setattr(monviz.trace, "_WARM_MIN", 10**9)  # never the full indexes
+    alone = fresh(trace)
+    order = list(range(len(trace)))
+    random.Random(len(trace)).shuffle(order)
+    for i in order:
+        assert alone[i] == expected[i], i
+        assert alone.time_of(i) == expected[i].time_ns
+    assert not {"jump_dest", "time_ns", "value_ids", "call_func", "depth"} & set(alone._index)
+    assert alone.time_of(-1) is None and alone.time_of(len(trace)) is None
+    assert alone[-1] == expected[-1] and alone[3:9] == expected[3:9]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_iteration_and_lookups_past_the_warm_up_are_the_walks(case, tmp_path, monkeypatch):
+    """After enough lookups the full indexes are built; the answers do not change."""
+    trace = make_case(case, tmp_path)
+    expected, _ = walk(trace)
+    monkeypatch.setattr(monviz.trace, "_BLOCK", 16)
+    monkeypatch.setattr(monviz.trace, "_WARM_MIN", 50)
+    assert list(fresh(trace)) == expected
+    looked = fresh(trace)
+    assert [looked[i] for i in reversed(range(len(trace)))] == expected[::-1]
+    if len(trace) > 100 and any(e.time_ns is not None for e in expected):
+        assert "time_ns" in looked._index  # the warm-up happened
+
+
+def counts_by_walk(trace: Trace) -> list:
+    """counts() computed from every event: per code index, then merged by CodeInfo (in code
+    index order), names in kind order; as nested lists, so the order is compared too."""
+    events, code_of = walk(trace)
+    per_code: dict[int, Counter] = {}
+    for ev, cid in zip(events, code_of):
+        per_code.setdefault(cid, Counter())[trace.kind_names.index(ev.event)] += 1
+    merged: dict = {}
+    for cid in sorted(per_code):
+        info = trace.code_infos()[cid] if cid >= 0 else monviz.trace.UNKNOWN_CODE
+        merged.setdefault(info, Counter()).update(per_code[cid])
+    return [(info, [(trace.kind_names[k], n) for k, n in sorted(row.items())])
+            for info, row in merged.items()]
+
+
+@pytest.mark.parametrize("backend", ["compiled", "python"])
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize(("chunk", "long_run"), [(1, 64), (3, 2), (32, 64), (1000, 0)])
+def test_counts_are_a_count_over_every_event(backend, case, chunk, long_run, use_backend,
+                                             tmp_path, monkeypatch):
+    """counts() counts runs (grouped, each distinct group once), never events: the same
+    table, in the same order, as counting every event, whatever the group size."""
+    use_backend(backend)
+    trace = make_case(case, tmp_path)
+    monkeypatch.setattr(monviz.trace, "_CHUNK", chunk)
+    monkeypatch.setattr(monviz.trace, "_LONG_RUN", long_run)
+    got = [(info, list(row.items())) for info, row in fresh(trace).counts().items()]
+    assert got == counts_by_walk(trace)
+    by_name = Counter(e.event for e in walk(trace)[0])
+    assert list(trace.totals().items()) == sorted(by_name.items(),
+                                                  key=lambda kv: trace.kind_names.index(kv[0]))
+
+
+@pytest.mark.parametrize("typecode", ["B", "b", "H"])
+def test_counts_with_run_starts_narrower_than_the_row_count(typecode):
+    """Run starts kept in lanes too narrow for the row count (a hand-made file: monviz
+    writes starts wide enough for it) are widened before their lengths are taken."""
+    from array import array
+
+    trace = monviz.record("def f():\n    return 1\nf()\nfor i in range(300):\n    i += 1\n",
+                          filename="<tail>", events=["LINE"])
+    assert len(trace) > 600 and max(trace._d.code_start) < 128
+    trace._d.code_start = array(typecode, list(trace._d.code_start))
+    assert [(i, list(r.items())) for i, r in trace.counts().items()] == counts_by_walk(trace)
+
+
+def reference_overview(trace: Trace, width: int, bins: int) -> str:
+    """The overview as it was drawn from a per-event list of depths and code indexes."""
+    import math
+    from html import escape
+
+    from monviz.render.timeline import GUTTER, _bins, code_colour, kind_colour
+
+    events, code_of = walk(trace)
+    n = len(events)
+    kinds = bytes(trace.kind_names.index(e.event) for e in events)
+    depth = [e.depth for e in events]
+    spans = _bins(n, bins)
+    bw = (width - GUTTER - 8) / len(spans)
+    max_depth = max(depth)
+    row = max(2.0, min(10.0, 110 / (max_depth + 1)))
+    flame_h = row * (max_depth + 1)
+    present = sorted(set(kinds))
+    strip, top = 11, 22
+    strips_top = top + flame_h + 10
+    height = strips_top + strip * len(present) + 6
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="monviz-overview" width="{width}" '
+             f'height="{height:.0f}" viewBox="0 0 {width} {height:.0f}" '
+             'font-family="sans-serif" font-size="11">',
+             f'<text x="4" y="14" fill="#333">{n:,} events · call depth 0–{max_depth} · '
+             f'event index →</text>',
+             f'<text x="4" y="{top + 10}" fill="#666">call depth</text>']
+    cells: list = []
+    for b, (s, e) in enumerate(spans):
+        seg = depth[s:e]
+        d = max(seg)
+        cid = code_of[s + seg.index(d)]
+        if cells and cells[-1][2:] == (d, cid) and cells[-1][1] == b - 1:
+            cells[-1] = (cells[-1][0], b, d, cid)
+        else:
+            cells.append((b, b, d, cid))
+    for b0, b1, d, cid in cells:
+        x, w = GUTTER + b0 * bw, (b1 - b0 + 1) * bw
+        if d:
+            parts.append(f'<rect x="{x:.1f}" y="{top}" width="{w:.1f}" height="{d * row:.1f}" '
+                         'fill="#e4e8ee"/>')
+        parts.append(f'<rect x="{x:.1f}" y="{top + d * row:.1f}" width="{w:.1f}" '
+                     f'height="{row:.1f}" fill="{code_colour(cid)}"/>')
+    for r, k in enumerate(present):
+        name = trace.kind_names[k]
+        colour = kind_colour(name)
+        y = strips_top + r * strip
+        parts.append(f'<text x="{GUTTER - 6}" y="{y + 9}" text-anchor="end" fill="{colour}">'
+                     f'{escape(name)}</text>')
+        runs: list = []
+        for b, (s, e) in enumerate(spans):
+            c = sum(1 for x in kinds[s:e] if x == k)
+            if not c:
+                continue
+            level = 1 + min(3, int(4 * math.log1p(c) / math.log1p(e - s + 1)))
+            if runs and runs[-1][1] == b - 1 and runs[-1][2] == level:
+                runs[-1][1] = b
+            else:
+                runs.append([b, b, level])
+        for b0, b1, level in runs:
+            parts.append(f'<rect x="{GUTTER + b0 * bw:.1f}" y="{y + 1}" '
+                         f'width="{(b1 - b0 + 1) * bw:.1f}" height="{strip - 2}" '
+                         f'fill="{colour}" fill-opacity="{level / 4:.2f}"/>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+@pytest.mark.parametrize("backend", ["compiled", "python"])
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("bins", [1, 7, 300])
+def test_the_overview_is_the_one_drawn_from_every_event(backend, case, bins, use_backend,
+                                                         tmp_path):
+    """The static overview searches the depth column per bin (bytes.find) and looks the
+    code objects up in the runs: the same picture as one drawn from per-event lists."""
+    from monviz.render.timeline import WIDTH, overview_svg
+
+    use_backend(backend)
+    trace = make_case(case, tmp_path)
+    assert overview_svg(fresh(trace), WIDTH, bins) == reference_overview(trace, WIDTH, bins)
+    if case == "deep":
+        assert max(e.depth for e in trace) > 255
