@@ -18,8 +18,9 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import accumulate, chain, repeat
-from operator import sub
+from functools import reduce
+from itertools import accumulate, chain, compress, repeat
+from operator import or_, sub
 from types import CodeType
 from typing import NamedTuple
 
@@ -288,6 +289,20 @@ class Trace:
         j = self._rank("time_ns", i, self._d.kind[i], False)
         return None if j is None else self._d.time_ns[j]
 
+    def _run_lengths(self) -> tuple[array | memoryview, bytes]:
+        """The first rows of the runs of one code object, as a column whose lanes hold
+        the row count too, and the length of each run in lanes of the same width."""
+        n, column = len(self), self._d.code_start
+        if n >> (8 * column.itemsize - 1):  # a hand-made file's starts: too narrow
+            column = array("q", _ints(column))
+        width = column.itemsize
+        starts = _stream.as_bytes(column)
+        ends = starts[width:] + n.to_bytes(width, sys.byteorder)
+        # ends - starts, lane by lane: no lane borrows, since runs do not end before they start
+        lengths = (int.from_bytes(ends, sys.byteorder)
+                   - int.from_bytes(starts, sys.byteorder)).to_bytes(len(starts), sys.byteorder)
+        return column, lengths
+
     def _code_runs(self) -> list[tuple[int, int]]:
         """(code index, length) of each run of events of one code object."""
         d = self._d
@@ -311,9 +326,20 @@ class Trace:
         return [{**ev._asdict(), "code": ev.code.qualname} for ev in self]
 
     def codes(self) -> list[CodeInfo]:
-        """The code objects that produced events, in order of first event."""
-        seen = dict.fromkeys(c for c, n in self._code_runs() if n)
-        return [self._codes[c] if c >= 0 else UNKNOWN_CODE for c in seen]
+        """The code objects that produced events, in order of first event.
+
+        The code index of each run, less the empty runs (a filter leaves them): a
+        run is empty when every byte of its length is 0 (the bytes ORed, plane by
+        plane, as big integers).
+        """
+        column, lengths = self._run_lengths()
+        w, runs, order = column.itemsize, len(column), sys.byteorder
+        ids = _ints(self._d.code_id)
+        planes = (int.from_bytes(lengths[j::w], order) for j in range(w))
+        used = reduce(or_, planes, 0).to_bytes(runs, order)
+        if 0 in used:
+            ids = list(compress(ids, used))
+        return [self._codes[c] if c >= 0 else UNKNOWN_CODE for c in dict.fromkeys(ids)]
 
     def counts(self) -> dict[CodeInfo, dict[str, int]]:
         """Events per code object and event name.
@@ -353,15 +379,9 @@ class Trace:
         are split into their runs.
         """
         d = self._d
-        n, column = len(kinds), d.code_start
-        if n >> (8 * column.itemsize - 1):  # the row count must fit a lane of the starts
-            column = array("q", _ints(column))
+        n = len(kinds)
+        column, lengths = self._run_lengths()
         width = column.itemsize
-        starts = _stream.as_bytes(column)
-        ends = starts[width:] + n.to_bytes(width, sys.byteorder)
-        # ends - starts, lane by lane: no lane borrows, since runs do not end before they start
-        lengths = (int.from_bytes(ends, sys.byteorder)
-                   - int.from_bytes(starts, sys.byteorder)).to_bytes(len(starts), sys.byteorder)
         codes, cw = _stream.as_bytes(d.code_id), d.code_id.itemsize
         first = _ints(column[::_CHUNK])
         last = first[1:]

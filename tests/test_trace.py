@@ -537,6 +537,38 @@ def test_counts_are_a_count_over_every_event(backend, case, chunk, long_run, use
                                                   key=lambda kv: trace.kind_names.index(kv[0]))
 
 
+@pytest.mark.parametrize("backend", ["compiled", "python"])
+@pytest.mark.parametrize("case", CASES)
+def test_codes_are_those_of_the_walk_in_order_of_first_event(backend, case, use_backend,
+                                                             tmp_path):
+    """codes() reads the runs' code indexes, less the empty runs a filter leaves."""
+    use_backend(backend)
+    trace = make_case(case, tmp_path)
+    _, code_of = walk(trace)
+    infos = trace.code_infos()
+    expected = [infos[c] if c >= 0 else monviz.trace.UNKNOWN_CODE for c in dict.fromkeys(code_of)]
+    assert fresh(trace).codes() == expected
+    if case == "filtered code":  # rows of whole runs were dropped: those runs are empty
+        starts = list(trace._d.code_start)
+        assert len(set(starts)) < len(starts)
+
+
+def test_a_run_of_256_rows_is_not_empty():
+    """Run lengths are compared as whole lanes: 256 rows (a zero low byte) is no empty run."""
+    from array import array
+
+    trace = monviz.record("def f():\n    return 1\nf()\nfor i in range(300):\n    i += 1\n",
+                          filename="<tail>", events=["LINE"])
+    module = trace._d.code_id[0]
+    other = next(c for c in range(len(trace.code_infos())) if c != module)
+    trace._d.code_start = array("H", [0, 256, 256, 512])  # the second run is empty
+    trace._d.code_id = array("b", [other, module, other, module])
+    _, code_of = walk(trace)
+    assert fresh(trace).codes() == [trace.code_infos()[c] for c in dict.fromkeys(code_of)]
+    assert len(trace.codes()) == 2
+    assert [(i, list(r.items())) for i, r in trace.counts().items()] == counts_by_walk(trace)
+
+
 @pytest.mark.parametrize("typecode", ["B", "b", "H"])
 def test_counts_with_run_starts_narrower_than_the_row_count(typecode):
     """Run starts kept in lanes too narrow for the row count (a hand-made file: monviz
