@@ -16,6 +16,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import zlib
 from array import array
 from itertools import chain, repeat
 from pathlib import Path
@@ -353,7 +354,18 @@ def test_widgets_are_exported_lazily():
 
 _NODE_SCRIPT = """
 import { readFileSync } from "node:fs";
-import { TraceData } from "./timeline.mjs";
+import { Inflater, ListReader, TraceData } from "./timeline.mjs";
+// SLICE > 0: as the view works while chunks come: each chunk taken in (enqueue), then
+// derived SLICE events at a time (work), the next chunk often taken in before the last
+// is done; the value strings parsed SLICE bytes at a time
+const SLICE = Number(process.argv[2] || 0);
+// "deflate": the chunks and the value strings came deflated, as a browser asks for them
+const inflater = process.argv[3] === "deflate" ? new Inflater() : null;
+const inflated = async (names, part) => {
+  if (!inflater) return part;
+  const out = await inflater.inflate(names.map((name) => part[name]));
+  return Object.fromEntries(names.map((name, j) => [name, out[j]]));
+};
 const { meta, names } = JSON.parse(readFileSync("meta.json", "utf8"));
 const cols = {};
 for (const n of names) {
@@ -362,17 +374,36 @@ for (const n of names) {
 }
 const d = new TraceData(meta, cols);
 // the other chunks (a streamed Timeline), in order, and the value strings after them
+const valuesBuf = (await inflated(["v"], { v: readFileSync("values.json") })).v;
+if (!d.values && SLICE) { // first, as the view asks for them first
+  const reader = new ListReader(valuesBuf);
+  while (reader.step(SLICE));
+  d.values = reader.items;
+}
 const loadedAfter = [d.loaded];
+const partial = []; // between slices: the last event derived, as the view would show it
+const work = () => {
+  d.work(SLICE);
+  const i = d.loaded - 1;
+  partial.push({ ...d.details(i), stack: d.stack(i).map((f) => [f.code, f.start, f.line]),
+                 cursor: d.cursor(i) });
+};
 for (const { head, file } of JSON.parse(readFileSync("chunks.json", "utf8"))) {
-  const part = {};
+  let part = {};
   head.names.forEach((name) => {
     const b = readFileSync(`${file}_${name}.bin`);
     part[name] = new DataView(b.buffer, b.byteOffset, b.byteLength);
   });
-  d.append(head, part);
+  if (Boolean(head.deflate) !== (inflater !== null)) throw new Error("deflated or not?");
+  part = await inflated(head.names, part);
+  if (SLICE) {
+    d.enqueue(head, part);
+    work();
+  } else d.append(head, part);
   loadedAfter.push(d.loaded);
 }
-if (!d.values) d.setValues(readFileSync("values.json"));
+while (SLICE && d.backlog > 0) work();
+if (!d.values) d.setValues(valuesBuf);
 const out = [];
 for (let i = 0; i < d.n; i++) {
   const det = d.details(i);
@@ -384,30 +415,33 @@ for (let s = 0; s < d.spanCount; s++) {
   spans.push([d.spanStart[s], d.spanEnd[s], d.spanDepth[s], d.spanCode[s]]);
 }
 const counts = Array.from(d.running.slice(0, d.kinds.length));
-console.log(JSON.stringify({ events: out, spans, loadedAfter, counts,
+console.log(JSON.stringify({ events: out, spans, loadedAfter, counts, partial,
                              blocks: Array.from(d.blocks) }));
 """
 
 
-def _run_trace_data(trace, tmp_path, chunk=None) -> dict:
-    """What timeline.js's TraceData reads from the payload, chunk after chunk under Node."""
+def _run_trace_data(trace, tmp_path, chunk=None, slice_=0, deflated=False) -> dict:
+    """What timeline.js's TraceData reads from the payload, chunk after chunk under Node
+    (``slice_``: derived that many events at a time; ``deflated``: the chunks and value
+    strings sent deflated, inflated by timeline.js's Inflater)."""
     meta, buffers, cuts = _payload.build_chunked(trace, chunk)
     (tmp_path / "meta.json").write_text(json.dumps({"meta": meta, "names": list(buffers)}))
     for name, data in buffers.items():
         (tmp_path / f"{name}.bin").write_bytes(data)
     chunks = []
     for c in range(1, cuts.count):
-        head, parts = cuts.chunk(c)
+        head, parts = cuts.chunk(c, deflated)
         for name, data in parts.items():
             (tmp_path / f"c{c}_{name}.bin").write_bytes(data)
         chunks.append({"head": json.loads(json.dumps(head)), "file": f"c{c}"})
     (tmp_path / "chunks.json").write_text(json.dumps(chunks))
-    (tmp_path / "values.json").write_bytes(_payload.values_buffer(trace))
+    values = _payload.values_buffer(trace)
+    (tmp_path / "values.json").write_bytes(_payload.deflate(values) if deflated else values)
     js = Path(monviz.widgets.__file__).parent / "timeline.js"
     shutil.copy(js, tmp_path / "timeline.mjs")
     (tmp_path / "run.mjs").write_text(_NODE_SCRIPT)
-    result = subprocess.run(["node", "run.mjs"], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(["node", "run.mjs", str(slice_), "deflate" * deflated],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -661,6 +695,77 @@ def test_a_trace_streamed_in_chunks_reads_every_event_and_stack_as_python_does(t
             expected, ev.index
 
 
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js not installed")
+@pytest.mark.parametrize(("chunk", "slice_", "deflated"), [
+    (64, 1, False), (100, 7, True), (1000, 333, False), (700, 5000, True)])
+def test_chunks_derived_a_slice_at_a_time_are_the_whole_trace(tmp_path, chunk, slice_,
+                                                              deflated):
+    """As the view does while chunks come (deflated, as a browser asks for them, and
+    inflated): each chunk taken in at once, derived a slice of events at a time between
+    frames, later chunks taken in before earlier ones are done. At the end every event,
+    span, block and stack is the whole trace's; between slices the last event derived
+    already reads as it does in the whole trace."""
+    big = synthetic(1500)
+    (tmp_path / "whole").mkdir()
+    (tmp_path / "parts").mkdir()
+    whole = _run_trace_data(big, tmp_path / "whole")
+    got = _run_trace_data(big, tmp_path / "parts", chunk, slice_, deflated)
+    n = len(big)
+    assert got["spans"] == whole["spans"] and got["blocks"] == whole["blocks"]
+    assert got["counts"] == whole["counts"] and got["events"] == whole["events"]
+    # after each chunk taken in, one slice: never further than the chunks that came
+    loaded, expected = chunk, [chunk]
+    for k in range(1, math.ceil(n / chunk)):
+        loaded = min(min((k + 1) * chunk, n), loaded + slice_)
+        expected.append(loaded)
+    assert got["loadedAfter"] == expected
+    assert len(got["partial"]) >= math.ceil((n - chunk) / slice_)
+    for ev in got["partial"]:
+        assert ev == whole["events"][ev["step"]], ev["step"]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js not installed")
+def test_the_value_strings_parsed_a_slice_at_a_time_are_json_parse(tmp_path):
+    """ListReader cuts the list between items and parses the pieces: whatever the cuts,
+    the items are JSON.parse's, strings with quotes, backslashes, brackets, commas and
+    any Unicode included."""
+    items = ["", ",", "]", "[", '"', '\\', '\\"', '\\\\', 'a\\",b', "{[,]}", "é€😀",
+             "\u2028\n\t", "x" * 5000, EVIL, '["nested", "list"]', "\\" * 7 + '"']
+    cases = {"items": json.dumps(items), "ascii": json.dumps(items, ensure_ascii=True),
+             "spaced": " \n[ " + ",\n ".join(json.dumps(x, ensure_ascii=False) for x in items)
+             + " ]\n", "empty": "[]", "one": '["only"]', "mixed": json.dumps(
+                 [1, None, [2, "]"], {"k": "v,"}, "end"]),
+             "trace": _payload.values_buffer(synthetic(2000)).decode()}
+    (tmp_path / "cases.json").write_text(json.dumps(cases, ensure_ascii=False))
+    shutil.copy(Path(monviz.widgets.__file__).parent / "timeline.js", tmp_path / "timeline.mjs")
+    (tmp_path / "run.mjs").write_text("""
+import { readFileSync } from "node:fs";
+import { ListReader } from "./timeline.mjs";
+const cases = JSON.parse(readFileSync("cases.json", "utf8"));
+const out = {};
+for (const [name, text] of Object.entries(cases)) {
+  const bytes = new TextEncoder().encode(text);
+  const expected = JSON.stringify(JSON.parse(text));
+  out[name] = [1, 2, 3, 7, 64, 1 << 17].map((limit) => {
+    const r = new ListReader(new DataView(bytes.buffer));
+    let steps = 0;
+    while (r.step(limit)) steps++;
+    return [JSON.stringify(r.items) === expected, steps];
+  });
+}
+console.log(JSON.stringify(out));
+""")
+    result = subprocess.run(["node", "run.mjs"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    got = json.loads(result.stdout)
+    for name, runs in got.items():
+        assert all(same for same, _ in runs), (name, runs)
+    # small limits take many slices (a string is never cut); a large one, few
+    assert got["items"][0][1] > len(items) and got["items"][-1][1] == 0
+    assert got["trace"][0][1] > got["trace"][-1][1]
+
+
 def test_a_big_timeline_streams_and_answers_for_each_chunk(monkeypatch):
     big = synthetic(3000)
     monkeypatch.setattr(_payload, "STREAM_ABOVE", 1000)
@@ -674,10 +779,16 @@ def test_a_big_timeline_streams_and_answers_for_each_chunk(monkeypatch):
     widget._on_request(widget, {"type": "chunk", "index": 2}, [])
     widget._on_request(widget, {"type": "values"}, [])
     widget._on_request(widget, {"type": "chunk", "index": 99}, [])  # out of range: ignored
-    (head, bufs), (vhead, vbufs) = sent
+    # a browser that can inflate asks for them deflated (zlib), and gets the same bytes
+    widget._on_request(widget, {"type": "chunk", "index": 2, "deflate": True}, [])
+    widget._on_request(widget, {"type": "values", "deflate": True}, [])
+    (head, bufs), (vhead, vbufs), (zhead, zbufs), (zvhead, zvbufs) = sent
     assert head["type"] == "chunk" and (head["start"], head["end"]) == (1024, 1536)
     assert bufs[head["names"].index("kind")] == bytes(big._d.kind[1024:1536])
     assert vhead == {"type": "values"} and json.loads(vbufs[0]) == list(big._d.values)
+    assert "deflate" not in head and zhead == {**head, "deflate": True}
+    assert [zlib.decompress(b) for b in zbufs] == bufs
+    assert zvhead == {"type": "values", "deflate": True} and zlib.decompress(zvbufs[0]) == vbufs[0]
     small = Timeline(synthetic(300))
     assert small._meta["stream"]["chunks"] == 1 and "values" in small._columns
 

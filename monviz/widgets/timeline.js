@@ -16,6 +16,14 @@ const CHECKPOINT = 512; // rank checkpoints every this many events
 const GUTTER = 104; // px left of the plot, for row labels
 const MAX_SCAN = 2_000_000;
 const BLOCK = 256; // events per block of the per-kind summary drawn when zoomed out
+// While a streamed trace's chunks come, their work (deriving events, parsing the value
+// strings) runs in slices between frames, each about SLICE_MS of the main thread, so a
+// step or a frame never waits long for a chunk; what they show is redrawn at most
+// every REFRESH_MS (a redraw of a 10M-event overview is 10-40 ms).
+const SLICE_MS = 8;
+const SLICE_EVENTS = 1 << 15; // events derived between two looks at the clock
+const SLICE_BYTES = 1 << 17; // bytes of value strings parsed between two looks
+const REFRESH_MS = 500;
 
 function bytesOf(buf) {
   if (buf == null) return new Uint8Array(0);
@@ -45,6 +53,149 @@ function fmt(n) {
   return String(Math.trunc(Number(n))).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 }
 
+// A JSON list, parsed a slice at a time: JSON.parse of a 10M-event trace's 7 MB of value
+// strings blocks the page ~70 ms at once. The text is cut after top-level commas and each
+// piece parsed as a list of its own, so the items are exactly JSON.parse's.
+class ListReader {
+  constructor(buf) {
+    this.bytes = bytesOf(buf);
+    this.items = [];
+    this.decoder = new TextDecoder();
+    this.depth = 0; // brackets open inside the current item
+    let i = 0;
+    const b = this.bytes;
+    while (i < b.length && (b[i] === 0x20 || b[i] === 0x0a || b[i] === 0x0d || b[i] === 0x09)) i++;
+    if (b[i] !== 0x5b) { // not a list: whatever JSON.parse makes of it (or its error)
+      this.items = JSON.parse(this.decoder.decode(b));
+      this.done = true;
+      return;
+    }
+    this.from = this.pos = i + 1; // the first byte not parsed / not scanned yet
+    this.done = false;
+  }
+
+  // Scan about `limit` more bytes and parse the items they complete; true while some
+  // are left.
+  step(limit) {
+    if (this.done) return false;
+    const b = this.bytes;
+    const end = Math.min(b.length, this.pos + Math.max(1, limit));
+    let depth = this.depth;
+    let cut = -1;
+    let i = this.pos;
+    for (; i < end; i++) {
+      const c = b[i];
+      if (c === 0x22) { // a string: on to its closing quote (one not escaped)
+        let q = i;
+        for (;;) {
+          q = b.indexOf(0x22, q + 1);
+          if (q < 0) throw new Error("monviz: value strings end inside a string");
+          let slashes = 0;
+          while (b[q - 1 - slashes] === 0x5c) slashes++;
+          if (slashes % 2 === 0) break;
+        }
+        i = q;
+      } else if (c === 0x5b || c === 0x7b) depth++;
+      else if (c === 0x5d || c === 0x7d) {
+        if (depth === 0) { // the list's own closing bracket
+          this.parse(i);
+          this.done = true;
+          return false;
+        }
+        depth--;
+      } else if (c === 0x2c && depth === 0) cut = i;
+    }
+    if (i >= b.length) throw new Error("monviz: value strings end before the list does");
+    this.pos = i;
+    this.depth = depth;
+    if (cut >= 0) {
+      this.parse(cut);
+      this.from = cut + 1;
+    }
+    return true;
+  }
+
+  parse(to) {
+    const part = JSON.parse(`[${this.decoder.decode(this.bytes.subarray(this.from, to))}]`);
+    for (const item of part) this.items.push(item);
+  }
+}
+
+// Streamed chunks and the value strings come deflated (zlib) when the page can inflate
+// them: about a tenth of the bytes (receiving a 7 MB message costs Chromium's main thread
+// ~100 ms in JupyterLab). They are inflated in a worker where one can be started, else on
+// the page by DecompressionStream (in pieces, between other tasks).
+const CAN_INFLATE = typeof DecompressionStream === "function" && typeof Response === "function" &&
+  typeof Blob === "function";
+const INFLATE_WORKER = `onmessage = async (e) => {
+  const { id, bufs } = e.data;
+  try {
+    const out = await Promise.all(bufs.map((b) => new Response(new Blob([b]).stream()
+      .pipeThrough(new DecompressionStream("deflate"))).arrayBuffer()));
+    postMessage({ id, out }, out);
+  } catch (err) {
+    postMessage({ id, error: String(err) });
+  }
+};`;
+
+function inflateHere(bytes) {
+  return new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate")))
+    .arrayBuffer();
+}
+
+class Inflater {
+  constructor(useWorker = true) {
+    this.jobs = new Map();
+    this.next = 0;
+    this.worker = null;
+    if (!useWorker || typeof Worker !== "function" || typeof URL === "undefined" ||
+        !URL.createObjectURL) return;
+    try {
+      this.url = URL.createObjectURL(new Blob([INFLATE_WORKER], { type: "text/javascript" }));
+      this.worker = new Worker(this.url);
+    } catch (err) { // e.g. a page whose policy allows no workers
+      this.worker = null;
+      return;
+    }
+    this.worker.onmessage = (e) => {
+      const job = this.jobs.get(e.data.id);
+      if (!job) return;
+      this.jobs.delete(e.data.id);
+      if (e.data.error) this.here(job); // the worker cannot: the page may
+      else job.resolve(e.data.out);
+    };
+    this.worker.onerror = (e) => { // it did not start: everything on the page
+      if (e && e.preventDefault) e.preventDefault();
+      this.stop();
+      for (const job of this.jobs.values()) this.here(job);
+      this.jobs.clear();
+    };
+  }
+
+  here(job) {
+    Promise.all(job.bytes.map(inflateHere)).then(job.resolve, job.reject);
+  }
+
+  // the buffers inflated: a promise of ArrayBuffers, in order
+  inflate(bufs) {
+    const bytes = bufs.map((b) => bytesOf(b).slice()); // ours to send (and to keep)
+    return new Promise((resolve, reject) => {
+      const job = { bytes, resolve, reject };
+      if (!this.worker) return this.here(job);
+      const id = this.next++;
+      this.jobs.set(id, job);
+      this.worker.postMessage({ id, bufs: bytes });
+    });
+  }
+
+  stop() {
+    if (this.worker) this.worker.terminate();
+    this.worker = null;
+    if (this.url) URL.revokeObjectURL(this.url);
+    this.url = null;
+  }
+}
+
 // ---------------------------------------------------------------------------------
 // The trace, in typed arrays
 
@@ -58,6 +209,7 @@ class TraceData {
     const plan = meta.stream;
     this.plan = plan;
     this.loaded = 0; // events [0, loaded) are here
+    this.queued = 0; // and [loaded, queued) taken in, to derive (work)
     this.values = cols.values ? JSON.parse(new TextDecoder().decode(bytesOf(cols.values))) : null;
     this.kinds = meta.kinds;
     this.codes = meta.codes;
@@ -112,12 +264,20 @@ class TraceData {
     this.values = JSON.parse(new TextDecoder().decode(bytesOf(buf)));
   }
 
-  // Chunk head.index: events [head.start, head.end), after every earlier chunk.
+  // Chunk head.index: events [head.start, head.end), after every earlier chunk, at once.
   append(head, cols) {
+    this.enqueue(head, cols);
+    while (this.work(Infinity));
+  }
+
+  // Chunk head.index taken in (its columns copied into place, its runs widened) but
+  // not yet derived: work() does that, a slice at a time, in order; the events it has
+  // done are [0, loaded), as if the chunks had been cut there.
+  enqueue(head, cols) {
     const n = this.n;
     const s = head.start;
     const e = head.end;
-    if (s !== this.loaded) throw new Error(`monviz: chunk at ${s}, expected ${this.loaded}`);
+    if (s !== this.queued) throw new Error(`monviz: chunk at ${s}, expected ${this.queued}`);
     const col = (name) => typed(cols[name], head.columns[name].type);
     const place = (field, name, length, at) => {
       const part = col(name);
@@ -153,6 +313,20 @@ class TraceData {
       this.threadStart.push(Number(ts[r]));
       this.threadIdx.push(ti[r]);
     }
+    this.queued = e;
+  }
+
+  // events taken in but not yet derived
+  get backlog() {
+    return this.queued - this.loaded;
+  }
+
+  // Derive up to `limit` more events (rank checkpoints, per-kind blocks, flame spans);
+  // true while some are left. Any cut gives the same result as the whole at once.
+  work(limit) {
+    const s = this.loaded;
+    const e = Math.min(this.queued, s + Math.max(1, limit));
+    if (e <= s) return false;
     // rank checkpoints (from the counts so far) and the per-kind blocks: one pass
     const nt = this.tableNames.length;
     const { kind, running, blocks, members, nk } = this;
@@ -171,6 +345,7 @@ class TraceData {
     }
     this.buildSpans(s, e);
     this.loaded = e;
+    return e < this.queued;
   }
 
   // Frames as spans [start, end] (inclusive) per depth, from depth, code and the
@@ -610,6 +785,9 @@ class TimelineView {
   }
 
   // -- the chunks after the first (meta.stream): asked for in order, a few ahead --------
+  // A chunk is taken in as it comes (its columns copied into place); what is derived from
+  // it follows in slices between frames (work), the status and the picture at most every
+  // REFRESH_MS, and at once when the last chunk is done.
   stream() {
     const d = this.data;
     const plan = d.plan;
@@ -622,50 +800,144 @@ class TimelineView {
     this.root.querySelector(".monviz-tl-head").appendChild(this.loadingEl);
     let asked = 1;
     const ask = () => {
-      while (asked < plan.chunks && asked - Math.ceil(d.loaded / plan.size) < 2) {
-        this.model.send({ type: "chunk", index: asked++ });
+      while (asked < plan.chunks && asked - Math.ceil(d.queued / plan.size) < 2) {
+        this.model.send({ type: "chunk", index: asked++, deflate: CAN_INFLATE });
       }
     };
-    this.onCustom = (msg, buffers) => {
-      if (!msg || msg.type === undefined) return;
+    this.ask = ask;
+    // chunks by index, until their turn to be taken in (an inflation may end out of order)
+    this.early = new Map();
+    this.nextChunk = 1;
+    const arrived = (msg, buffers) => {
+      if (this.failed || this.disposed) return;
       try {
-        if (msg.type === "values") d.setValues(buffers[0]);
-        else if (msg.type === "chunk") {
-          const cols = {};
-          msg.names.forEach((name, j) => { cols[name] = buffers[j]; });
-          d.append(msg, cols);
-          ask();
-        }
+        if (msg.type === "values") this.valuesReader = new ListReader(buffers[0]);
+        else this.early.set(msg.index, [msg, buffers]);
       } catch (err) {
-        this.loadingEl.textContent = `monviz: loading failed: ${err}`;
-        console.error(err);
+        this.fail(err);
         return;
       }
-      this.loaded();
+      this.schedule();
+    };
+    this.onCustom = (msg, buffers) => {
+      if (!msg || (msg.type !== "values" && msg.type !== "chunk") || this.failed) return;
+      if (!msg.deflate) {
+        arrived(msg, buffers);
+        return;
+      }
+      if (!this.inflater) this.inflater = new Inflater();
+      this.inflater.inflate(buffers).then((out) => arrived(msg, out), (err) => this.fail(err));
     };
     this.model.on("msg:custom", this.onCustom);
-    if (!d.values) this.model.send({ type: "values" });
+    if (!d.values) this.model.send({ type: "values", deflate: CAN_INFLATE });
     ask();
     this.loaded();
   }
 
-  // after a chunk: the status, the picture, and a step that waited for its event
-  loaded() {
+  fail(err) {
+    this.failed = true;
+    this.loadingEl.textContent = `monviz: loading failed: ${err}`;
+    console.error(err);
+  }
+
+  // The next slice of work: in the idle time after a frame where the browser has it
+  // (so a step's frame never waits for it), else in a task of its own.
+  schedule() {
+    if (this.sliceTimer != null || this.disposed || this.failed) return;
+    if (typeof requestIdleCallback === "function") {
+      this.sliceTimer = requestIdleCallback((deadline) => {
+        this.sliceTimer = null;
+        this.slice(() => deadline.timeRemaining() > 1);
+      }, { timeout: 100 });
+    } else {
+      this.sliceTimer = setTimeout(() => {
+        this.sliceTimer = null;
+        const t = performance.now();
+        this.slice(() => performance.now() - t < SLICE_MS);
+      }, 0);
+    }
+  }
+
+  unschedule() {
+    if (this.sliceTimer == null) return;
+    if (typeof cancelIdleCallback === "function" && typeof requestIdleCallback === "function") {
+      cancelIdleCallback(this.sliceTimer);
+    } else clearTimeout(this.sliceTimer);
+    this.sliceTimer = null;
+  }
+
+  // Some work (at least a unit, more while more(), at most SLICE_MS): events to derive
+  // first, then the next chunk's columns to take in, then the value strings.
+  slice(more) {
     const d = this.data;
+    const t = performance.now();
+    try {
+      do {
+        if (d.backlog > 0) d.work(SLICE_EVENTS);
+        else if (this.early.has(this.nextChunk)) { // the next chunk: its columns into place
+          const [head, bufs] = this.early.get(this.nextChunk);
+          this.early.delete(this.nextChunk++);
+          const cols = {};
+          head.names.forEach((name, j) => { cols[name] = bufs[j]; });
+          d.enqueue(head, cols);
+          this.ask();
+        } else if (this.valuesReader) {
+          if (!this.valuesReader.step(SLICE_BYTES)) {
+            d.values = this.valuesReader.items;
+            this.valuesReader = null;
+          }
+        } else break;
+      } while (more() && performance.now() - t < SLICE_MS);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
     this.root.dataset.loaded = String(d.loaded);
-    const done = d.complete && d.values;
-    this.loadingEl.textContent = done ? "" :
-      `loading events: ${fmt(d.loaded)} of ${fmt(d.n)} (step through those already here)`;
-    if (done) this.root.dataset.complete = "1";
-    this.draw();
-    if (this.pending != null && this.pending < d.loaded) {
+    if (this.pending != null && this.pending < d.loaded) { // a step that waited for its event
       const i = this.pending;
       this.pending = null;
       this.go(i);
-    } else if (this.step >= 0) {
-      this.renderDetails(d.details(this.step)); // value strings may have come
-      this.drawCursor();
     }
+    if (d.backlog > 0 || this.valuesReader || this.early.has(this.nextChunk)) {
+      this.schedule();
+      this.refreshSoon();
+    } else if (d.complete && d.values) {
+      this.loaded(); // all here: at once
+    } else this.refreshSoon();
+  }
+
+  refreshSoon() {
+    if (this.refreshTimer != null || this.disposed) return;
+    const wait = Math.max(0, (this.refreshedAt || 0) + REFRESH_MS - performance.now());
+    this.refreshTimer = setTimeout(() => { // then at the start of an idle period
+      if (typeof requestIdleCallback !== "function") this.loaded();
+      else requestIdleCallback(() => this.loaded(), { timeout: 200 });
+    }, wait);
+  }
+
+  // after some work: the status, the picture (if what it shows has changed), the details
+  loaded() {
+    const d = this.data;
+    if (this.disposed) return;
+    this.refreshedAt = performance.now();
+    clearTimeout(this.refreshTimer); // due later: this is it
+    this.refreshTimer = null;
+    this.root.dataset.loaded = String(d.loaded);
+    const done = d.complete && d.values;
+    if (!this.failed) {
+      this.loadingEl.textContent = done ? "" :
+        `loading events: ${fmt(d.loaded)} of ${fmt(d.n)} (step through those already here)`;
+    }
+    // the picture shows events below the view's end (whole blocks of them, zoomed out)
+    const seen = Math.ceil(this.v1) + BLOCK;
+    if (this.drawnLoaded == null || Math.min(d.loaded, seen) !== Math.min(this.drawnLoaded, seen)) {
+      this.draw();
+    }
+    if (this.step >= 0) {
+      this.renderDetails(d.details(this.step)); // value strings may have come
+      this.drawCursor(); // frames may have closed
+    }
+    if (done) this.root.dataset.complete = "1";
   }
 
   // -- DOM -----------------------------------------------------------------------
@@ -913,6 +1185,10 @@ class TimelineView {
     m.off("change:playing", this.onPlaying);
     m.off("change:speed", this.onSpeed);
     if (this.onCustom) m.off("msg:custom", this.onCustom);
+    this.disposed = true;
+    this.unschedule();
+    clearTimeout(this.refreshTimer);
+    if (this.inflater) this.inflater.stop();
     this.resizer.disconnect();
     this.stopTimer();
   }
@@ -1535,6 +1811,7 @@ class TimelineView {
       }
       ctx.globalAlpha = 1;
     }
+    this.drawnLoaded = d.loaded;
     this.lastDrawMs = performance.now() - t;
     this.root.dataset.drawMs = this.lastDrawMs.toFixed(1);
     if (!this.root.dataset.firstDrawMs) {
@@ -1596,4 +1873,4 @@ function render({ model, el }) {
 }
 
 export default { render };
-export { TraceData };
+export { Inflater, ListReader, TraceData };

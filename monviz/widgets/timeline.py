@@ -2,10 +2,10 @@
 
 The Python side is small: the trace goes over once as binary buffers (see
 :mod:`._payload`; past ``_payload.STREAM_ABOVE`` events, in chunks the browser asks
-for with custom messages after its first draw), and a few synced traits carry the
-state both sides can change — ``step`` above all. ``cursor`` is written by the browser: where the
-current step is (code object, offset, line, the jump or branch just taken), for
-a linked :class:`~monviz.widgets.cfgview.CFGView` to follow.
+for with custom messages after its first draw, deflated if it can inflate them), and a
+few synced traits carry the state both sides can change — ``step`` above all. ``cursor``
+is written by the browser: where the current step is (code object, offset, line, the
+jump or branch just taken), for a linked :class:`~monviz.widgets.cfgview.CFGView` to follow.
 """
 
 from __future__ import annotations
@@ -72,12 +72,17 @@ class Timeline(anywidget.AnyWidget):
     def _on_request(self, widget, content, buffers) -> None:
         """The browser asks for a chunk of a streamed trace, or for the value strings."""
         kind = content.get("type") if isinstance(content, dict) else None
+        deflated = kind is not None and content.get("deflate") is True  # the browser inflates
         if kind == "values":
-            self.send({"type": "values"}, [_payload.values_buffer(self._trace)])
+            data = _payload.values_buffer(self._trace)
+            if deflated:
+                self.send({"type": "values", "deflate": True}, [_payload.deflate(data)])
+            else:
+                self.send({"type": "values"}, [data])
         elif kind == "chunk":
             index = content.get("index")
             if isinstance(index, int) and 0 < index < self._chunks.count:
-                head, parts = self._chunks.chunk(index)
+                head, parts = self._chunks.chunk(index, deflated)
                 self.send({"type": "chunk", **head}, list(parts.values()))
 
     @staticmethod
