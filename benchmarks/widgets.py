@@ -34,14 +34,10 @@ import json
 import os
 import platform
 import re
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -142,50 +138,16 @@ LAB_STEPS_JS = """async (root) => {
 
 @contextlib.contextmanager
 def _jupyterlab():
-    """A JupyterLab on a free port with every Jupyter directory in a temp home: (base, root)."""
+    """A JupyterLab on a free port with every Jupyter directory in a temp home: (base, root);
+    started as the browser tests start theirs (tests/browser/labserver.py)."""
+    sys.path.insert(0, str(REPO / "tests" / "browser"))
+    from labserver import jupyterlab
+
     with tempfile.TemporaryDirectory() as tmp:
         home, root = Path(tmp) / "home", Path(tmp) / "root"
-        settings = home / "settings" / "@jupyterlab" / "apputils-extension"
-        settings.mkdir(parents=True)
         root.mkdir()
-        (settings / "notification.jupyterlab-settings").write_text(
-            '{"fetchNews": "false", "checkForUpdates": false}')
-        env = {**os.environ, "JUPYTER_CONFIG_DIR": str(home / "config"),
-               "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "IPYTHONDIR": str(home / "ipy"),
-               "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
-               "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
-                                                           os.environ.get("PYTHONPATH")]))}
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
-               "--ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}",
-               f"--ServerApp.root_dir={root}"]
-        if hasattr(os, "getuid") and os.getuid() == 0:
-            cmd.append("--allow-root")
-        with open(home / "lab.log", "wb") as log:
-            proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-            base = f"http://127.0.0.1:{port}"
-            try:
-                deadline = time.monotonic() + 90
-                while True:
-                    try:
-                        with urllib.request.urlopen(f"{base}/api/status?token={TOKEN}",
-                                                    timeout=2):
-                            break
-                    except OSError:
-                        if proc.poll() is not None or time.monotonic() > deadline:
-                            raise RuntimeError("JupyterLab did not start") from None
-                        time.sleep(0.2)
-                yield base, root
-            finally:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+        with jupyterlab(home, root, TOKEN) as base:
+            yield base, root
 
 
 def _run_cell(page, index: int):
