@@ -98,6 +98,8 @@ FIELDS = Event._fields
 #: Rows per block of the rank marks (:meth:`Trace._rank`): a lookup counts at most this
 #: many kinds; the marks are one int per block and table.
 _BLOCK = 1024
+#: Within this many blocks of either end, a lookup counts from that end (no marks).
+_NEAR_BLOCKS = 16
 #: After ``len(trace) >> _WARM_SHIFT`` lookups (and at least ``_WARM_MIN``), the full
 #: row indexes are built: what they cost is then repaid by lookups in O(log n).
 _WARM_SHIFT, _WARM_MIN = 8, 256
@@ -148,13 +150,21 @@ class Trace:
         """The kind column as ``bytes`` (a copy: 1 byte per event), for C-level passes."""
         return _stream.as_bytes(self._d.kind)
 
-    def _before(self, key: str, table: bytes, i: int) -> int:
-        """How many rows before row ``i`` have a kind flagged in ``table``.
+    def _before(self, key: str, table: bytes, i: int, total: int | None = None) -> int:
+        """How many rows before row ``i`` have a kind flagged in ``table`` (``total``:
+        how many rows have, when known).
 
-        Without building a per-row index: the count at every ``_BLOCK``-th row is
-        kept (one ``translate`` and a ``bytes.count`` per block, once per table),
-        and the rest of the block is counted on demand.
+        Without building a per-row index: near either end (the first and last
+        events a summary shows) the kinds between that end and row ``i`` are
+        counted; elsewhere the count at every ``_BLOCK``-th row is kept (one
+        ``translate`` and a ``bytes.count`` per block, once per table) and the
+        rest of the block is counted on demand.
         """
+        kind, near = self._d.kind, _NEAR_BLOCKS * _BLOCK
+        if i <= near:
+            return _stream.as_bytes(kind[:i]).translate(table).count(1)
+        if total is not None and len(kind) - i <= near:
+            return total - _stream.as_bytes(kind[i:]).translate(table).count(1)
         marks = self._index.get(key)
         if marks is None:
             flags = self._kinds().translate(table)
@@ -163,8 +173,7 @@ class Trace:
                 map(flags.count, repeat(1), starts, range(_BLOCK, len(flags) + _BLOCK, _BLOCK)),
                 initial=0))
         start = i - i % _BLOCK
-        return marks[start // _BLOCK] + _stream.as_bytes(
-            self._d.kind[start:i]).translate(table).count(1)
+        return marks[start // _BLOCK] + _stream.as_bytes(kind[start:i]).translate(table).count(1)
 
     def _rank(self, name: str, i: int, k: int, full: bool) -> int | None:
         """Position of row ``i`` (of kind ``k``) in a rank-ordered table, or None when
@@ -175,7 +184,7 @@ class Trace:
         rows = self._rows(name) if full else self._index.get(name)
         if rows is not None:
             return bisect.bisect_left(rows, i)
-        return self._before(name + "@", table, i)
+        return self._before(name + "@", table, i, len(getattr(self._d, name)))
 
     def _depth_at(self, i: int, k: int, full: bool) -> int:
         """The call depth of row ``i``: stored, or what :func:`_stream.derive_depth` gives
