@@ -15,9 +15,11 @@ the median of a few runs of each phase:
   does without ``dot``) in Node.js, when ``node`` is installed.
 
 ``MONVIZ_BENCH_WHOLE=1000`` also lays out whole (unfolded), once, the graphs of functions of
-up to that many lines: 6 s at 1,000 lines here, which is why big graphs fold. Targets: a 1,000-line function's graph appears in
-under 1 s, a 5,000-line one's in under 3 s, and a 300-line one builds and overlays in
-under 0.5 s. The corpus of constructs is measured too.
+up to that many lines: 4-6 s at 1,000 lines here, which is why big graphs fold.
+
+Targets: a 1,000-line function's graph appears in under 1 s, a 5,000-line one's in under
+3 s, and a 300-line one builds and overlays in under 0.5 s. The corpus of constructs is
+measured too.
 """
 
 from __future__ import annotations
@@ -72,8 +74,7 @@ def timed(fn):
 
 def laid_out(dot) -> str:
     """``dot``'s SVG, never from monviz's layout cache (a benchmark wants the run)."""
-    drawing._laid_out.clear()
-    return drawing.svg(dot)
+    return drawing.svg(dot, cached=False)
 
 
 def viz_js(dots: list[str]) -> list[float] | None:
@@ -131,7 +132,8 @@ def measure(lines: int) -> dict:
         _, open_dot = timed(lambda: laid_out(opened.dot))
         row["open"] = open_draw + open_dot
         row["dots"].append(drawing.browser_source(opened.dot))
-    _, row["view"] = timed(lambda: (drawing._laid_out.clear(), monviz.CFGView(func, trace)))
+    _, row["view"] = timed(lambda: (drawing._laid_out.clear(),  # a first view: no layout kept
+                                    monviz.CFGView(func, trace)))
     if lines <= WHOLE:
         whole = drawing.to_dot(graph, overlay, sources=sources, fold=False)
         t0 = time.perf_counter()

@@ -431,9 +431,9 @@ _laid_out: OrderedDict[str, str] = OrderedDict()
 LAID_OUT_KEEP = 32
 
 
-def svg(dot: graphviz.Digraph) -> str:
+def svg(dot: graphviz.Digraph, cached: bool = True) -> str:
     """Lay the graph out with ``dot`` and return the SVG text (kept for the last
-    :data:`LAID_OUT_KEEP` DOT texts).
+    :data:`LAID_OUT_KEEP` DOT texts; ``cached=False`` runs ``dot`` again, for timing).
 
     Where no program can be started (Pyodide: ``subprocess`` raises ``OSError``), there
     is no ``dot`` either: the same :class:`MissingGraphviz` as on a machine without it.
@@ -441,7 +441,7 @@ def svg(dot: graphviz.Digraph) -> str:
     if not versions.HAS_SUBPROCESSES:
         raise MissingGraphviz(INSTALL_HINT)
     source = dot.source
-    if source in _laid_out and have_dot():
+    if cached and source in _laid_out and have_dot():
         _laid_out.move_to_end(source)
         return _laid_out[source]
     try:
