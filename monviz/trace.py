@@ -343,12 +343,18 @@ class Trace:
         """
         column, lengths = self._run_lengths()
         w, runs, order = column.itemsize, len(column), sys.byteorder
-        ids = _ints(self._d.code_id)
         planes = (int.from_bytes(lengths[j::w], order) for j in range(w))
         used = reduce(or_, planes, 0).to_bytes(runs, order)
-        if 0 in used:
-            ids = list(compress(ids, used))
-        return [self._codes[c] if c >= 0 else UNKNOWN_CODE for c in dict.fromkeys(ids)]
+        ids = self._d.code_id
+        if ids.itemsize == 1:  # the usual case: each distinct byte found by memchr
+            flat = _stream.as_bytes(ids)
+            if 0 in used:
+                flat = bytes(compress(flat, used))
+            seen = sorted(kinds_present(flat, len(self._codes)), key=flat.find)
+            seen = array(_stream.typecode(ids), bytes(seen))
+        else:
+            seen = dict.fromkeys(compress(_ints(ids), used) if 0 in used else _ints(ids))
+        return [self._codes[c] if c >= 0 else UNKNOWN_CODE for c in seen]
 
     def counts(self) -> dict[CodeInfo, dict[str, int]]:
         """Events per code object and event name.

@@ -567,6 +567,11 @@ def test_a_run_of_256_rows_is_not_empty():
     assert fresh(trace).codes() == [trace.code_infos()[c] for c in dict.fromkeys(code_of)]
     assert len(trace.codes()) == 2
     assert [(i, list(r.items())) for i, r in trace.counts().items()] == counts_by_walk(trace)
+    trace._d.code_id = array("b", [-1, module, -1, other])  # code objects not known
+    _, code_of = walk(trace)
+    assert fresh(trace).codes() == [monviz.trace.UNKNOWN_CODE, trace.code_infos()[other]]
+    assert [(i, list(r.items())) for i, r in trace.counts().items()] == counts_by_walk(trace)
+    assert fresh(trace)[0].code == monviz.trace.UNKNOWN_CODE
 
 
 @pytest.mark.parametrize("typecode", ["B", "b", "H"])
