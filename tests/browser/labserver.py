@@ -70,3 +70,19 @@ def jupyterlab(home: Path, root: Path, token: str, *, timeout: float = 90) -> It
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def shut_down(lab: dict, path: str) -> None:
+    """End the lab's sessions (and kernels) of a notebook, through the REST API: a test
+    that opened it in a workspace of its own leaves nothing running for the next one."""
+    import json
+
+    def call(method: str, url: str):
+        request = urllib.request.Request(f"{lab['base']}{url}", method=method,
+                                         headers={"Authorization": f"token {lab['token']}"})
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.read()
+
+    for session in json.loads(call("GET", "/api/sessions")):
+        if session.get("path") == path:
+            call("DELETE", f"/api/sessions/{session['id']}")

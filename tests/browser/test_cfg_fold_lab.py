@@ -20,6 +20,7 @@ import sys
 import time
 
 import pytest
+from labserver import shut_down
 
 import monviz
 from monviz.render import fold
@@ -63,7 +64,10 @@ def notebook(lab):
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
                                  "language": "python"}
     nbformat.write(nb, lab["root"] / "fold.ipynb")
-    return f"{lab['base']}/lab/tree/fold.ipynb?token={lab['token']}"
+    # a workspace of its own, so that the lab's default one (the other Lab tests') does not
+    # reopen this notebook; its kernel is shut down after the test
+    yield f"{lab['base']}/lab/workspaces/monviz-fold/tree/fold.ipynb?token={lab['token']}"
+    shut_down(lab, "fold.ipynb")
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ import sys
 import time
 
 import pytest
+from labserver import shut_down
 from offline import refuse_network
 from programs import SMALL
 
@@ -257,22 +258,7 @@ def wasm_notebook(lab):
     # a workspace of its own, so that the lab's default one (the other Lab tests') does not
     # reopen this notebook; its kernel is shut down after the test
     yield f"{lab['base']}/lab/workspaces/monviz-wasm/tree/wasm.ipynb?token={lab['token']}"
-    _shut_down(lab, "wasm.ipynb")
-
-
-def _shut_down(lab, path: str) -> None:
-    """End the lab's sessions (and kernels) of a notebook, through the REST API."""
-    import urllib.request
-
-    def call(method: str, url: str):
-        request = urllib.request.Request(f"{lab['base']}{url}", method=method,
-                                         headers={"Authorization": f"token {lab['token']}"})
-        with urllib.request.urlopen(request, timeout=20) as response:
-            return response.read()
-
-    for session in json.loads(call("GET", "/api/sessions")):
-        if session.get("path") == path:
-            call("DELETE", f"/api/sessions/{session['id']}")
+    shut_down(lab, "wasm.ipynb")
 
 
 def _run_cell(page, index: int):
