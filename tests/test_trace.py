@@ -16,6 +16,7 @@ from platform_marks import needs_threads
 
 import monviz
 from monviz import Event, Trace
+from monviz.versions import BRANCH_EVENTS
 
 SOURCE = textwrap.dedent("""
     def square(x):
@@ -398,7 +399,7 @@ def make_case(case: str, tmp_path) -> Trace:
         assert capped.truncated and len(capped) == 700
         return capped
     if case == "filtered events":
-        return full.filter(events=["LINE", "BRANCH", "JUMP", "CALL", "PY_RETURN", "RAISE"])
+        return full.filter(events=["LINE", *BRANCH_EVENTS, "JUMP", "CALL", "PY_RETURN", "RAISE"])
     if case == "filtered code":
         return full.filter(code=["fib", "grow"])
     if case == "loaded":
