@@ -313,6 +313,12 @@ def _cluster(section: fold_.Section) -> graphviz.Digraph:
     return sub
 
 
+def looks(edge: Edge) -> tuple[str, str, str | None]:
+    """What an edge's arrow looks like besides its ends: two edges between the same nodes
+    that look alike are drawn as one arrow (exception edges of several table entries)."""
+    return edge.kind, edge.label, edge.event
+
+
 def _arrows(graph: ControlFlowGraph, dot: graphviz.Digraph, node_of: dict[int, str],
             overlay: Overlay | None, merge: bool) -> list[tuple[str, str, list[int]]]:
     """Draw the edges: one arrow per edge between blocks (the same arrow once), one per
@@ -327,7 +333,7 @@ def _arrows(graph: ControlFlowGraph, dot: graphviz.Digraph, node_of: dict[int, s
         if src.startswith("s") or dst.startswith("s"):
             grouped.setdefault((src, dst), []).append(i)
             continue
-        key = (src, dst, edge.kind, edge.label, edge.event)
+        key = (src, dst, *looks(edge))
         if key in drawn:  # the same arrow again (exception edges)
             arrows[drawn[key]][2].append(i)
             continue

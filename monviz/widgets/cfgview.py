@@ -75,7 +75,7 @@ def _drawn(graph: ControlFlowGraph) -> list[int]:
     seen: set = set()
     out = []
     for i, e in enumerate(graph.edges):
-        key = (e.src, e.dst, e.kind, e.label, e.event)
+        key = (e.src, e.dst, *render_graph.looks(e))
         if key not in seen:
             seen.add(key)
             out.append(i)
@@ -280,20 +280,24 @@ class CFGView(anywidget.AnyWidget):
         self._overlays[key] = overlay
         return overlay
 
+    @property
+    def _sources(self) -> dict[str, str] | None:
+        """The trace's source texts (what labels show), None without a trace."""
+        return self._trace.sources if self._trace is not None else None
+
     def _folding(self, key: str) -> fold.Folding | None:
         """The sections of a big graph (cut once per key), None for a graph drawn whole."""
         if key not in self._foldings:
             graph = self._entries[key][0]
-            sources = self._trace.sources if self._trace is not None else None
-            self._foldings[key] = fold.fold(graph, sources) if fold.should_fold(graph) else None
+            self._foldings[key] = (fold.fold(graph, self._sources) if fold.should_fold(graph)
+                                   else None)
         return self._foldings[key]
 
     def _drawing(self, key: str | None) -> render_graph.Drawing:
         key = key or self.code
         graph, cid = self._entries[key]
-        sources = self._trace.sources if self._trace is not None else None
         return render_graph.draw(graph, self._overlay(key, graph, cid), view=self.view,
-                                 sources=sources, fold=self._folding(key) or False,
+                                 sources=self._sources, fold=self._folding(key) or False,
                                  opened=self._open.get(key, ()))
 
     def _ensure_drawn(self, key: str, again: bool = False) -> None:
@@ -316,25 +320,25 @@ class CFGView(anywidget.AnyWidget):
             return
         self._svgs = {**self._svgs, key: text}
 
+    def _draw_in_observer(self, key: str, again: bool = False) -> None:
+        """:meth:`_ensure_drawn` from a trait observer, whose errors traitlets/ipywidgets
+        would swallow: say them in the widget."""
+        try:
+            self._ensure_drawn(key, again)
+        except Exception as exc:
+            self._error = f"could not draw {key}: {type(exc).__name__}: {exc}"
+            self.log.exception("CFGView could not draw %s", key)
+
     @traitlets.observe("_open")
     def _open_changed(self, change) -> None:
         old, new = change["old"] or {}, change["new"] or {}
         for key in set(old) | set(new):
             if sorted(old.get(key, ())) != sorted(new.get(key, ())) and key in self._entries:
-                try:
-                    self._ensure_drawn(key, again=True)
-                except Exception as exc:  # surfaced: traitlets swallows observer errors
-                    self._error = f"could not draw {key}: {type(exc).__name__}: {exc}"
-                    self.log.exception("CFGView could not draw %s", key)
+                self._draw_in_observer(key, again=True)
 
     @traitlets.observe("code")
     def _code_changed(self, change) -> None:
-        # errors inside observers are swallowed by traitlets/ipywidgets: surface them
-        try:
-            self._ensure_drawn(change["new"])
-        except Exception as exc:
-            self._error = f"could not draw {change['new']}: {type(exc).__name__}: {exc}"
-            self.log.exception("CFGView could not draw %s", change["new"])
+        self._draw_in_observer(change["new"])
 
     @traitlets.observe("view")
     def _view_changed(self, change) -> None:

@@ -86,3 +86,29 @@ def shut_down(lab: dict, path: str) -> None:
     for session in json.loads(call("GET", "/api/sessions")):
         if session.get("path") == path:
             call("DELETE", f"/api/sessions/{session['id']}")
+
+
+def write_notebook(lab: dict, name: str, cells: list[str]) -> None:
+    """A notebook of these code cells (Python 3 kernel) in the lab's root."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                 "language": "python"}
+    nbformat.write(nb, lab["root"] / name)
+
+
+def notebook_url(lab: dict, name: str, workspace: str | None = None) -> str:
+    """The lab's URL of a notebook; with ``workspace``, opened in a workspace of its own,
+    so that the default one (the other Lab tests') does not reopen it."""
+    where = f"lab/workspaces/{workspace}/tree" if workspace else "lab/tree"
+    return f"{lab['base']}/{where}/{name}?token={lab['token']}"
+
+
+def run_cell(page, index: int):
+    """Run a notebook cell (click into it, Ctrl+Enter) and return its locator."""
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+    cell.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Control+Enter")
+    return cell

@@ -20,13 +20,13 @@ import sys
 import time
 
 import pytest
-from labserver import shut_down
+from labserver import notebook_url, run_cell, shut_down, write_notebook
 
 import monviz
 from monviz.render import fold
 
 pytestmark = pytest.mark.browser
-nbformat = pytest.importorskip("nbformat")
+pytest.importorskip("nbformat")  # for write_notebook
 expect = pytest.importorskip("playwright.sync_api").expect
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "benchmarks"))
@@ -59,15 +59,9 @@ CELLS = [
 
 @pytest.fixture(scope="module")
 def notebook(lab):
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
-                                 "language": "python"}
-    nbformat.write(nb, lab["root"] / "fold.ipynb")
-    # a workspace of its own, so that the lab's default one (the other Lab tests') does not
-    # reopen this notebook; its kernel is shut down after the test
-    yield f"{lab['base']}/lab/workspaces/monviz-fold/tree/fold.ipynb?token={lab['token']}"
-    shut_down(lab, "fold.ipynb")
+    write_notebook(lab, "fold.ipynb", CELLS)
+    yield notebook_url(lab, "fold.ipynb", workspace="monviz-fold")
+    shut_down(lab, "fold.ipynb")  # its kernel
 
 
 @pytest.fixture(scope="module")
@@ -79,12 +73,6 @@ def sections():
     exec(compile(SOURCE, filename, "exec", dont_inherit=True), namespace)
     return fold.fold(monviz.cfg(namespace["generated"])).sections
 
-
-def _run_cell(page, index: int):
-    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
-    cell.locator(".jp-InputArea-editor").click()
-    page.keyboard.press("Control+Enter")
-    return cell
 
 
 def _output(cell, pattern: str) -> re.Match:
@@ -118,12 +106,12 @@ def test_a_big_graph_is_folded_opened_and_followed_in_lab(lab, notebook, section
     page.locator(".jp-NotebookPanel").wait_for(timeout=60_000)
     idle = page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\|\s*Idle"))
     idle.wait_for(timeout=60_000)
-    _run_cell(page, 0)
+    run_cell(page, 0)
     expect(page.locator(".jp-Notebook .jp-Cell").nth(0).locator(
         ".jp-InputPrompt")).to_have_text(re.compile(r"\[1\]"), timeout=60_000)
 
     t0 = time.perf_counter()
-    cell = _run_cell(page, 1)
+    cell = run_cell(page, 1)
     cfgw = page.locator(".monviz-cfgview").first
     expect(cfgw).to_have_attribute("data-ready", "1", timeout=60_000)
     shown = time.perf_counter() - t0
@@ -142,7 +130,7 @@ def test_a_big_graph_is_folded_opened_and_followed_in_lab(lab, notebook, section
 
     # the timeline steps to a branch inside a folded section: the graph opens it and lights
     # the edge taken
-    index, k, edge, dst = map(int, _output(_run_cell(page, 2), r"TARGET (\d+) (\d+) (\d+) (\d+)")
+    index, k, edge, dst = map(int, _output(run_cell(page, 2), r"TARGET (\d+) (\d+) (\d+) (\d+)")
                               .groups())
     tl = page.locator(".monviz-timeline").first
     tl.locator("input.monviz-step-input").fill(str(index))
@@ -159,7 +147,7 @@ def test_a_big_graph_is_folded_opened_and_followed_in_lab(lab, notebook, section
 
     # laid out in the browser by Viz.js: folded the same, opened the same
     viz = page.locator(".monviz-cfgview").nth(1)
-    _run_cell(page, 3)
+    run_cell(page, 3)
     expect(viz).to_have_attribute("data-layout", "browser", timeout=60_000)
     _folded(viz, sections)
     first_ms = float(viz.get_attribute("data-layout-ms"))

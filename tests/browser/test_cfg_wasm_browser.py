@@ -26,7 +26,7 @@ import sys
 import time
 
 import pytest
-from labserver import shut_down
+from labserver import notebook_url, run_cell, shut_down, write_notebook
 from offline import refuse_network
 from programs import SMALL
 
@@ -37,7 +37,7 @@ from monviz.versions import BRANCH_EVENTS
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api").expect
-nbformat = pytest.importorskip("nbformat")
+pytest.importorskip("nbformat")  # for write_notebook
 
 BENCH_REPEATS = 5
 
@@ -250,22 +250,10 @@ LAB_CELLS = [
 
 @pytest.fixture(scope="module")
 def wasm_notebook(lab):
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in LAB_CELLS]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
-                                 "language": "python"}
-    nbformat.write(nb, lab["root"] / "wasm.ipynb")
-    # a workspace of its own, so that the lab's default one (the other Lab tests') does not
-    # reopen this notebook; its kernel is shut down after the test
-    yield f"{lab['base']}/lab/workspaces/monviz-wasm/tree/wasm.ipynb?token={lab['token']}"
-    shut_down(lab, "wasm.ipynb")
+    write_notebook(lab, "wasm.ipynb", LAB_CELLS)
+    yield notebook_url(lab, "wasm.ipynb", workspace="monviz-wasm")
+    shut_down(lab, "wasm.ipynb")  # its kernel
 
-
-def _run_cell(page, index: int):
-    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
-    cell.locator(".jp-InputArea-editor").click()
-    page.keyboard.press("Control+Enter")
-    return cell
 
 
 def test_the_widgets_lay_out_in_the_browser_in_lab(lab, wasm_notebook, page, artifacts):
@@ -282,7 +270,7 @@ def test_the_widgets_lay_out_in_the_browser_in_lab(lab, wasm_notebook, page, art
     idle = page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\|\s*Idle"))
     idle.wait_for(timeout=60_000)
 
-    cell = _run_cell(page, 0)
+    cell = run_cell(page, 0)
     expect(cell.locator(".jp-OutputArea-output").first).to_contain_text("LAYOUT browser 0",
                                                                         timeout=60_000)
     tl = page.locator(".monviz-timeline").first
@@ -306,7 +294,7 @@ def test_the_widgets_lay_out_in_the_browser_in_lab(lab, wasm_notebook, page, art
     cfgw.screenshot(path=str(artifacts / "cfgview-wasm-lab.png"))
 
     # a ControlFlowGraph's own display: the DOT laid out, nothing to point at
-    _run_cell(page, 1)
+    run_cell(page, 1)
     plain = page.locator(".monviz-dotview").first
     expect(plain).to_have_attribute("data-ready", "1", timeout=60_000)
     expect(plain.locator("g.node").first).to_be_visible()
@@ -315,7 +303,7 @@ def test_the_widgets_lay_out_in_the_browser_in_lab(lab, wasm_notebook, page, art
         dot_counts(dot_text)
 
     # a second view: same asset in the kernel, and Viz.js still loaded once in the page
-    cell = _run_cell(page, 2)
+    cell = run_cell(page, 2)
     expect(cell.locator(".jp-OutputArea-output").first).to_contain_text("SAME ASSET True",
                                                                         timeout=60_000)
     expect(page.locator(".monviz-cfgview:not(.monviz-dotview)").nth(1)).to_have_attribute(

@@ -17,9 +17,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from labserver import write_notebook
 
 pytestmark = pytest.mark.browser
-nbformat = pytest.importorskip("nbformat")
+pytest.importorskip("nbformat")  # for write_notebook
 pytest.importorskip("notebook", reason="Notebook 7 (the `notebook` package) is in the dev extra")
 expect = pytest.importorskip("playwright.sync_api").expect
 
@@ -81,11 +82,7 @@ def _out_value(cell):
 @pytest.mark.parametrize("front", list(FRONT_ENDS))
 def test_monitor_magic_and_explorer(lab, page, artifacts, front):
     name = f"magic-{front}.ipynb"
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
-                                 "language": "python"}
-    nbformat.write(nb, lab["root"] / name)
+    write_notebook(lab, name, CELLS)
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from labserver import shut_down
+from labserver import notebook_url, run_cell, shut_down, write_notebook
 
 import monviz
 
 pytestmark = pytest.mark.browser
-nbformat = pytest.importorskip("nbformat")
+pytest.importorskip("nbformat")  # for write_notebook
 expect = pytest.importorskip("playwright.sync_api").expect
 
 PROGRAM = '''\
@@ -45,13 +45,9 @@ CELLS = [
 
 @pytest.fixture(scope="module")
 def notebook(lab):
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
-                                 "language": "python"}
-    nbformat.write(nb, lab["root"] / "stream.ipynb")
-    yield f"{lab['base']}/lab/workspaces/monviz-stream/tree/stream.ipynb?token={lab['token']}"
-    shut_down(lab, "stream.ipynb")
+    write_notebook(lab, "stream.ipynb", CELLS)
+    yield notebook_url(lab, "stream.ipynb", workspace="monviz-stream")
+    shut_down(lab, "stream.ipynb")  # its kernel
 
 
 def _field(widget, name: str):
@@ -67,9 +63,7 @@ def test_a_streamed_timeline_gets_every_event_in_lab(lab, notebook, page):
     page.locator(".jp-NotebookPanel").wait_for(timeout=60_000)
     page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\|\s*Idle")).wait_for(
         timeout=60_000)
-    cell = page.locator(".jp-Notebook .jp-Cell").nth(0)
-    cell.locator(".jp-InputArea-editor").click()
-    page.keyboard.press("Control+Enter")
+    cell = run_cell(page, 0)
     out = cell.locator(".jp-OutputArea-output").filter(has_text=re.compile(r"EVENTS \d+"))
     expect(out.first).to_contain_text(f"EVENTS {len(trace)}", timeout=60_000)
     chunks = int(re.search(r"CHUNKS (\d+)", out.first.inner_text()).group(1))

@@ -22,13 +22,14 @@ import re
 import statistics
 
 import pytest
+from labserver import notebook_url, run_cell, write_notebook
 from programs import SMALL
 
 import monviz
 from monviz.cfg import cfg
 
 pytestmark = pytest.mark.browser
-nbformat = pytest.importorskip("nbformat")
+pytest.importorskip("nbformat")  # for write_notebook
 expect = pytest.importorskip("playwright.sync_api").expect
 
 
@@ -56,12 +57,8 @@ CELLS = [
 
 @pytest.fixture(scope="module")
 def notebook(lab):
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
-                                 "language": "python"}
-    nbformat.write(nb, lab["root"] / "widgets.ipynb")
-    return f"{lab['base']}/lab/tree/widgets.ipynb?token={lab['token']}"
+    write_notebook(lab, "widgets.ipynb", CELLS)
+    return notebook_url(lab, "widgets.ipynb")
 
 
 @pytest.fixture(scope="module")
@@ -70,12 +67,6 @@ def expected():
     trace = monviz.record(SMALL, namespace=ns)
     return trace, cfg(ns["classify"])
 
-
-def _run_cell(page, index: int) -> None:
-    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
-    cell.locator(".jp-InputArea-editor").click()
-    page.keyboard.press("Control+Enter")
-    return cell
 
 
 def _field(widget, name: str):
@@ -119,7 +110,7 @@ def test_timeline_and_graph_in_lab(lab, notebook, expected, page, artifacts):
     idle.wait_for(timeout=60_000)
 
     # -- the small program, linked to its graph ---------------------------------------
-    _run_cell(page, 0)
+    run_cell(page, 0)
     tl = page.locator(".monviz-timeline").first
     cfgw = page.locator(".monviz-cfgview").first
     expect(tl).to_have_attribute("data-drawn", "1", timeout=60_000)
@@ -197,15 +188,15 @@ def test_timeline_and_graph_in_lab(lab, notebook, expected, page, artifacts):
     tl.locator("input.monviz-step-input").fill(str(evil.index))
     tl.locator("input.monviz-step-input").press("Enter")
     _show_event(tl, evil)
-    out = _run_cell(page, 1).locator(".jp-OutputArea-output")
+    out = run_cell(page, 1).locator(".jp-OutputArea-output")
     expect(out).to_have_text(f"STEP {evil.index} {evil.event} {evil.line}", timeout=30_000)
     # kernel -> browser: Python sets it
-    _run_cell(page, 2)
+    run_cell(page, 2)
     _show_event(tl, trace[12])
     assert not dialogs, f"a dialog opened: {dialogs}"
 
     # -- 1,000,000 events ---------------------------------------------------------------
-    out = _run_cell(page, 3).locator(".jp-OutputArea-output")
+    out = run_cell(page, 3).locator(".jp-OutputArea-output")
     expect(out).to_have_text("EVENTS 1000000", timeout=60_000)
     idle.wait_for(timeout=60_000)
     page.evaluate("""() => {
@@ -218,7 +209,7 @@ def test_timeline_and_graph_in_lab(lab, notebook, expected, page, artifacts):
             poll();
         });
     }""")
-    _run_cell(page, 4)
+    run_cell(page, 4)
     first_draw = page.evaluate("async () => (await window.__mvDrawn) - window.__mvT0")
     big = page.locator(".monviz-timeline").nth(1)
     expect(big).to_have_attribute("data-drawn", "1")
@@ -280,9 +271,9 @@ def test_timeline_and_graph_in_lab(lab, notebook, expected, page, artifacts):
     assert not dialogs
 
     # -- %%monitor --values: the Variables panel ----------------------------------------
-    _run_cell(page, 5)
+    run_cell(page, 5)
     idle.wait_for(timeout=60_000)
-    _run_cell(page, 6)
+    run_cell(page, 6)
     vtl = page.locator(".monviz-timeline").nth(2)
     expect(vtl).to_have_attribute("data-drawn", "1", timeout=60_000)
     vtl.focus()
