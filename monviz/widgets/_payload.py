@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING
 
 from .. import _stream
 from ..render.timeline import CODE_COLOURS, cap_notice, kind_colour, kind_meaning
+from ..trace import kinds_present
 from ..values import text_list
 
 if TYPE_CHECKING:
@@ -77,6 +78,8 @@ CHUNK = 1 << 20
 #: The rank-ordered tables (``meta["tables"]`` names which kinds have a row in each).
 TABLES = ("jump_dest", "time_ns", "value_ids", "call_func", "call_arg0")
 DENSE = ("kind", "a", "depth")
+#: The run columns: (first row of each run, its value).
+RUNS = (("code_start", "code_id"), ("thread_start", "thread_idx"))
 #: zlib level of the chunks sent deflated (1: ~80 ms per 1M-event chunk in the kernel, ~10x
 #: smaller; higher levels gain a few percent for several times the time)
 DEFLATE_LEVEL = 1
@@ -85,7 +88,6 @@ DEFLATE_LEVEL = 1
 def deflate(data: bytes) -> bytes:
     """``data`` zlib-compressed, as the browser's ``DecompressionStream("deflate")`` reads it."""
     return zlib.compress(data, DEFLATE_LEVEL)
-RUNS = (("code_start", "code_id"), ("thread_start", "thread_idx"))
 
 
 def _depth_column(trace: Trace) -> array | memoryview:
@@ -205,12 +207,11 @@ class Chunks:
 
 
 def _max(col) -> int:
-    """The largest value of a column (one-byte columns: by ``in``, a memchr per value)."""
+    """The largest value of a column (one-byte columns: a memchr per value, no Python pass)."""
     if not len(col):
         return 0
     if _stream.typecode(col) == "B":
-        raw = _stream.as_bytes(col)
-        return next(d for d in range(255, -1, -1) if bytes([d]) in raw)
+        return kinds_present(_stream.as_bytes(col), 256)[-1]
     return max(col)
 
 
